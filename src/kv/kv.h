@@ -58,15 +58,19 @@ class Engine {
   // Safe to print: no secrets.
   virtual std::string Describe() const = 0;
 
+  // True when no other process can use the engine while this one has it
+  // open (rocksdb takes a file lock): sessions found in it at start are dead.
+  virtual bool Exclusive() const { return false; }
+
   // Runs fn in a transaction and commits it when fn returns ok. Retries on
   // kConflict (from fn or from the commit) with backoff, up to a bound, then
   // returns kConflict. Any other error from fn aborts and is returned as is.
   // Thread-safe. A read-only transaction (no Put/Delete) commits trivially.
-  virtual Status Txn(const std::function<Status(Txn&)>& fn) = 0;
+  virtual Status Txn(const std::function<Status(kv::Txn&)>& fn) = 0;
 
   // Like Txn but promises not to write; engines may serve it from a snapshot
   // without conflict tracking.
-  virtual Status View(const std::function<Status(Txn&)>& fn) = 0;
+  virtual Status View(const std::function<Status(kv::Txn&)>& fn) = 0;
 };
 
 // Opens an engine from a URL: "mem://" (fresh and empty each call) or

@@ -270,9 +270,10 @@ class Meta {
   // Drops every POSIX lock of `owner` on ino (close), and the flock if `flock`.
   Status ReleaseLocks(Ino ino, uint64_t owner, bool flock);
 
+  class Impl;  // defined in internal.h, for meta's own files
+
  private:
   Meta(std::shared_ptr<kv::Engine> engine, VolumeConfig config);
-  class Impl;
   std::shared_ptr<kv::Engine> engine_;
   VolumeConfig config_;
   std::unique_ptr<Impl> impl_;

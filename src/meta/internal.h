@@ -1,0 +1,105 @@
+// Pieces shared by the files that implement Meta. Not part of meta's API.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "meta/codec.h"
+#include "meta/meta.h"
+
+namespace shoal::meta {
+
+// Changes to the usage counters made by one transaction. Collected while the
+// transaction function runs (reset on every retry) and applied to the
+// in-memory totals only once it commits.
+struct Delta {
+  int64_t bytes = 0;
+  int64_t inodes = 0;
+};
+
+// Inode attributes read and changed within one transaction. Reading an inode
+// twice yields the same object, so an operation that touches the same
+// directory as source and target (rename within a directory) sees its own
+// changes. Flush() writes the changed ones.
+class AttrCache {
+ public:
+  explicit AttrCache(kv::Txn& txn) : txn_(txn) {}
+
+  // kNotFound (with `what` in the message) when the inode does not exist.
+  Result<Attr*> Get(Ino ino);
+  void MarkDirty(Ino ino) { dirty_.insert(ino); }
+  // The inode is being deleted: its attributes will not be written back.
+  void Forget(Ino ino);
+  void Flush();
+
+ private:
+  kv::Txn& txn_;
+  std::map<Ino, Attr> attrs_;
+  std::set<Ino> dirty_;
+};
+
+// POSIX access check of `mask` (R_OK | W_OK | X_OK) against attributes.
+Status CheckAccess(const Context& ctx, const Attr& attr, int mask);
+
+// Checks that `name` may name a directory entry: not empty, no '/', not "."
+// or "..", at most kMaxName bytes.
+Status ValidateName(std::string_view name);
+
+// Reads a directory's attributes and checks that it is one (and is not
+// deleted), then checks `mask` on it.
+Result<Attr*> GetDir(AttrCache& attrs, const Context& ctx, Ino dir, int mask);
+
+// Removes everything an inode owns (attributes, chunks, xattrs, symlink
+// target) and queues its slices for deletion. The caller removed its entries.
+Status FreeInode(kv::Txn& txn, AttrCache& attrs, Ino ino, Delta* delta);
+
+// Queues the objects of slices for deletion (skips holes).
+void QueueSliceDeletes(kv::Txn& txn, const std::vector<Slice>& slices);
+
+// The sticky-bit rule: in a sticky directory only the owner of the entry,
+// the owner of the directory, or root may remove or rename an entry.
+Status CheckSticky(const Context& ctx, const Attr& dir, const Attr& victim);
+
+class Meta::Impl {
+ public:
+  std::mutex mu;
+  // Id ranges taken from the counters: [next, end).
+  uint64_t next_ino = 0, end_ino = 0;
+  uint64_t next_slice = 0, end_slice = 0;
+  uint64_t session = 0;
+  SessionInfo session_info;
+  std::unordered_map<Ino, int> open_counts;
+  // Inodes on which this client took a lock: the others need no release.
+  std::unordered_set<Ino> locked;
+  // Usage not yet added to the stored counters (flushed by Heartbeat).
+  int64_t pending_bytes = 0;
+  int64_t pending_inodes = 0;
+
+  bool IsOpen(Ino ino) {
+    std::lock_guard lock(mu);
+    auto it = open_counts.find(ino);
+    return it != open_counts.end() && it->second > 0;
+  }
+  void Apply(const Delta& d) {
+    std::lock_guard lock(mu);
+    pending_bytes += d.bytes;
+    pending_inodes += d.inodes;
+  }
+};
+
+// Takes an inode number (from a batch taken from the counter).
+Result<Ino> NextInode(kv::Engine& engine, Meta::Impl& impl);
+
+// Counter names.
+inline constexpr std::string_view kNextInode = "next_inode";
+inline constexpr std::string_view kNextSlice = "next_slice";
+inline constexpr std::string_view kNextSession = "next_session";
+inline constexpr std::string_view kUsedBytes = "used_bytes";
+inline constexpr std::string_view kUsedInodes = "used_inodes";
+
+}  // namespace shoal::meta

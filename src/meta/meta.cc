@@ -1,0 +1,546 @@
+// Meta: volume record, sessions, counters, open files, and the helpers that
+// the other files of meta share. Namespace operations are in namespace.cc,
+// data operations in data.cc, locks in locks.cc.
+#include "meta/meta.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+
+#include "meta/internal.h"
+
+namespace shoal::meta {
+
+using codec::AttrKey;
+
+mode_t ModeBitsOf(FileType t) {
+  switch (t) {
+    case FileType::kFile: return S_IFREG;
+    case FileType::kDir: return S_IFDIR;
+    case FileType::kSymlink: return S_IFLNK;
+    case FileType::kFifo: return S_IFIFO;
+    case FileType::kCharDev: return S_IFCHR;
+    case FileType::kBlockDev: return S_IFBLK;
+    case FileType::kSocket: return S_IFSOCK;
+  }
+  return 0;
+}
+
+Result<FileType> TypeOfMode(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return FileType::kFile;
+    case S_IFDIR: return FileType::kDir;
+    case S_IFLNK: return FileType::kSymlink;
+    case S_IFIFO: return FileType::kFifo;
+    case S_IFCHR: return FileType::kCharDev;
+    case S_IFBLK: return FileType::kBlockDev;
+    case S_IFSOCK: return FileType::kSocket;
+    case 0: return FileType::kFile;  // mknod(2) treats a zero type as a regular file
+  }
+  return Invalid("unknown file type in mode " + std::to_string(mode));
+}
+
+Timespec Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return {ts.tv_sec, static_cast<uint32_t>(ts.tv_nsec)};
+}
+
+// --- shared helpers (internal.h) ---
+
+Result<Attr*> AttrCache::Get(Ino ino) {
+  auto it = attrs_.find(ino);
+  if (it != attrs_.end()) return &it->second;
+  ASSIGN_OR_RETURN(auto v, txn_.Get(AttrKey(ino)));
+  if (!v) return NotFound("inode " + std::to_string(ino) + " does not exist");
+  ASSIGN_OR_RETURN(Attr a, codec::DecodeAttr(*v));
+  return &attrs_.emplace(ino, a).first->second;
+}
+
+void AttrCache::Forget(Ino ino) {
+  attrs_.erase(ino);
+  dirty_.erase(ino);
+}
+
+void AttrCache::Flush() {
+  for (Ino ino : dirty_) txn_.Put(AttrKey(ino), codec::EncodeAttr(attrs_.at(ino)));
+  dirty_.clear();
+}
+
+Status CheckAccess(const Context& ctx, const Attr& attr, int mask) {
+  mask &= R_OK | W_OK | X_OK;
+  if (mask == 0) return OkStatus();
+  if (ctx.IsRoot()) {
+    // Root may read and write anything, and execute a file only if someone may.
+    if ((mask & X_OK) && attr.type != FileType::kDir && (attr.mode & 0111) == 0) {
+      return AccessDenied("no execute permission for anyone");
+    }
+    return OkStatus();
+  }
+  uint32_t bits;
+  if (ctx.uid() == attr.uid) {
+    bits = (attr.mode >> 6) & 7;
+  } else if (ctx.InGroup(attr.gid)) {
+    bits = (attr.mode >> 3) & 7;
+  } else {
+    bits = attr.mode & 7;
+  }
+  if ((bits & static_cast<uint32_t>(mask)) != static_cast<uint32_t>(mask)) {
+    return AccessDenied("permission denied");
+  }
+  return OkStatus();
+}
+
+Status ValidateName(std::string_view name) {
+  if (name.empty()) return NotFound("empty name");
+  if (name.size() > kMaxName) {
+    return Status(Code::kNameTooLong, "name longer than " + std::to_string(kMaxName) + " bytes");
+  }
+  if (name == "." || name == "..") return Invalid("'" + std::string(name) + "' cannot be used");
+  if (name.find('/') != std::string_view::npos) return Invalid("name contains '/'");
+  return OkStatus();
+}
+
+Result<Attr*> GetDir(AttrCache& attrs, const Context& ctx, Ino dir, int mask) {
+  ASSIGN_OR_RETURN(Attr * a, attrs.Get(dir));
+  if (a->type != FileType::kDir) return NotDir("inode " + std::to_string(dir));
+  if (a->nlink == 0) return NotFound("directory was removed");
+  RETURN_IF_ERROR(CheckAccess(ctx, *a, mask));
+  return a;
+}
+
+Status CheckSticky(const Context& ctx, const Attr& dir, const Attr& victim) {
+  if (!(dir.mode & S_ISVTX) || ctx.IsRoot()) return OkStatus();
+  if (ctx.uid() == dir.uid || ctx.uid() == victim.uid) return OkStatus();
+  return NotPermitted("the directory is sticky and the entry belongs to another user");
+}
+
+void QueueSliceDeletes(kv::Txn& txn, const std::vector<Slice>& slices) {
+  for (const Slice& s : slices) {
+    if (s.id != 0) txn.Put(codec::DeletedSliceKey(s.id, s.size), "");
+  }
+}
+
+Status FreeInode(kv::Txn& txn, AttrCache& attrs, Ino ino, Delta* delta) {
+  ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
+  if (a->type == FileType::kFile) {
+    std::vector<std::string> chunk_keys;
+    Status parse;
+    RETURN_IF_ERROR(txn.Scan(codec::ChunkPrefix(ino), kv::PrefixEnd(codec::ChunkPrefix(ino)), 0,
+                             false, [&](std::string_view k, std::string_view v) {
+                               auto slices = DecodeSlices(v);
+                               if (!slices) {
+                                 parse = slices.error();
+                                 return false;
+                               }
+                               QueueSliceDeletes(txn, *slices);
+                               chunk_keys.emplace_back(k);
+                               return true;
+                             }));
+    RETURN_IF_ERROR(parse);
+    for (const auto& k : chunk_keys) txn.Delete(k);
+    delta->bytes -= static_cast<int64_t>(a->length);
+  }
+  if (a->type == FileType::kSymlink) txn.Delete(codec::SymlinkKey(ino));
+  std::vector<std::string> xattr_keys;
+  RETURN_IF_ERROR(txn.Scan(codec::XattrPrefix(ino), kv::PrefixEnd(codec::XattrPrefix(ino)), 0,
+                           true, [&](std::string_view k, std::string_view) {
+                             xattr_keys.emplace_back(k);
+                             return true;
+                           }));
+  for (const auto& k : xattr_keys) txn.Delete(k);
+  txn.Delete(AttrKey(ino));
+  attrs.Forget(ino);
+  delta->inodes -= 1;
+  return OkStatus();
+}
+
+// --- volume ---
+
+namespace {
+
+std::string NewUuid() {
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                      static_cast<uint64_t>(Now().nsec));
+  uint64_t a = rng(), b = rng();
+  a = (a & ~0xf000ull) | 0x4000ull;                      // version 4
+  b = (b & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // variant 1
+  char buf[40];
+  snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<uint32_t>(a >> 32),
+           static_cast<uint32_t>((a >> 16) & 0xffff), static_cast<uint32_t>(a & 0xffff),
+           static_cast<uint32_t>(b >> 48),
+           static_cast<unsigned long long>(b & 0xffffffffffffull));
+  return buf;
+}
+
+Result<uint64_t> ReadCounter(kv::Txn& txn, std::string_view name) {
+  ASSIGN_OR_RETURN(auto v, txn.Get(codec::CounterKey(name)));
+  if (!v) return uint64_t{0};
+  return codec::DecodeU64(*v);
+}
+
+// Takes `count` ids from a counter: returns the first.
+Result<uint64_t> TakeIds(kv::Engine& engine, std::string_view name, uint64_t count) {
+  uint64_t first = 0;
+  RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
+    ASSIGN_OR_RETURN(first, ReadCounter(txn, name));
+    txn.Put(codec::CounterKey(name), codec::EncodeU64(first + count));
+    return OkStatus();
+  }));
+  return first;
+}
+
+constexpr uint64_t kInodeBatch = 1024;  // ids per counter transaction: one txn per 1024 creates
+constexpr uint64_t kSliceBatch = 1024;
+
+}  // namespace
+
+Status Meta::Format(kv::Engine& engine, VolumeConfig config) {
+  if (config.name.empty()) return Invalid("the volume needs a name");
+  if (config.block_size < 4096 || config.block_size > (64u << 20) ||
+      (config.block_size & (config.block_size - 1)) != 0) {
+    return Invalid("block size must be a power of two between 4 KiB and 64 MiB");
+  }
+  if (config.uuid.empty()) config.uuid = NewUuid();
+  if (config.created_sec == 0) config.created_sec = Now().sec;
+  return engine.Txn([&](kv::Txn& txn) -> Status {
+    ASSIGN_OR_RETURN(auto existing, txn.Get(codec::SettingKey()));
+    if (existing) {
+      auto old = codec::DecodeVolume(*existing);
+      std::string name = old ? old->name : std::string("?");
+      return Exists("a volume named '" + name + "' is already formatted here; refusing to " +
+                    "overwrite it (use another metadata URL, or remove this one first)");
+    }
+    txn.Put(codec::SettingKey(), codec::EncodeVolume(config));
+    Attr root;
+    root.type = FileType::kDir;
+    root.mode = 0755;
+    root.nlink = 2;
+    root.length = 4096;
+    root.atime = root.mtime = root.ctime = Now();
+    root.parent = kRootIno;
+    txn.Put(AttrKey(kRootIno), codec::EncodeAttr(root));
+    txn.Put(codec::CounterKey(kNextInode), codec::EncodeU64(kRootIno + 1));
+    txn.Put(codec::CounterKey(kNextSlice), codec::EncodeU64(1));
+    txn.Put(codec::CounterKey(kNextSession), codec::EncodeU64(1));
+    txn.Put(codec::CounterKey(kUsedInodes), codec::EncodeU64(1));
+    txn.Put(codec::CounterKey(kUsedBytes), codec::EncodeU64(0));
+    return OkStatus();
+  });
+}
+
+Result<VolumeConfig> Meta::Load(kv::Engine& engine) {
+  VolumeConfig config;
+  RETURN_IF_ERROR(engine.View([&](kv::Txn& txn) -> Status {
+    ASSIGN_OR_RETURN(auto v, txn.Get(codec::SettingKey()));
+    if (!v) {
+      return NotFound("no volume is formatted in " + engine.Describe() +
+                      ": run 'shoal format' first");
+    }
+    ASSIGN_OR_RETURN(config, codec::DecodeVolume(*v));
+    return OkStatus();
+  }));
+  if (config.format_version != kFormatVersion) {
+    return Status(Code::kVersion,
+                  "volume '" + config.name + "' has format version " +
+                      std::to_string(config.format_version) + " but this shoal understands only " +
+                      "version " + std::to_string(kFormatVersion) +
+                      ": use a shoal release that supports it");
+  }
+  return config;
+}
+
+Result<std::unique_ptr<Meta>> Meta::Open(std::shared_ptr<kv::Engine> engine) {
+  ASSIGN_OR_RETURN(VolumeConfig config, Load(*engine));
+  return std::unique_ptr<Meta>(new Meta(std::move(engine), std::move(config)));
+}
+
+Meta::Meta(std::shared_ptr<kv::Engine> engine, VolumeConfig config)
+    : engine_(std::move(engine)), config_(std::move(config)), impl_(std::make_unique<Impl>()) {}
+
+Meta::~Meta() = default;
+
+// --- sessions ---
+
+Status Meta::StartSession(const SessionInfo& info) {
+  ASSIGN_OR_RETURN(uint64_t id, TakeIds(*engine_, kNextSession, 1));
+  SessionInfo s = info;
+  s.id = id;
+  s.started_sec = s.heartbeat_sec = Now().sec;
+  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
+    txn.Put(codec::SessionKey(id), codec::EncodeSession(s));
+    return OkStatus();
+  }));
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->session = id;
+    impl_->session_info = s;
+  }
+  // In an engine only one process can open, every other session is dead:
+  // free what they held (locks, unlinked-but-open files) now.
+  if (engine_->Exclusive()) RETURN_IF_ERROR(CleanStaleSessions(0));
+  return OkStatus();
+}
+
+namespace {
+
+// Adds the pending usage to the stored counters.
+Status FlushUsage(kv::Engine& engine, Meta::Impl& impl) {
+  int64_t bytes, inodes;
+  {
+    std::lock_guard lock(impl.mu);
+    bytes = impl.pending_bytes;
+    inodes = impl.pending_inodes;
+  }
+  if (bytes == 0 && inodes == 0) return OkStatus();
+  RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
+    ASSIGN_OR_RETURN(uint64_t b, ReadCounter(txn, kUsedBytes));
+    ASSIGN_OR_RETURN(uint64_t i, ReadCounter(txn, kUsedInodes));
+    txn.Put(codec::CounterKey(kUsedBytes),
+            codec::EncodeU64(static_cast<uint64_t>(std::max<int64_t>(0, int64_t(b) + bytes))));
+    txn.Put(codec::CounterKey(kUsedInodes),
+            codec::EncodeU64(static_cast<uint64_t>(std::max<int64_t>(0, int64_t(i) + inodes))));
+    return OkStatus();
+  }));
+  std::lock_guard lock(impl.mu);
+  impl.pending_bytes -= bytes;
+  impl.pending_inodes -= inodes;
+  return OkStatus();
+}
+
+// Frees the inodes that a session kept alive for its open handles, drops its
+// locks, and removes its record.
+Status RemoveSession(kv::Engine& engine, Meta::Impl& impl, uint64_t session) {
+  std::vector<Ino> sustained;
+  RETURN_IF_ERROR(engine.View([&](kv::Txn& txn) -> Status {
+    sustained.clear();
+    std::string prefix = codec::SustainedPrefix(session);
+    return txn.Scan(prefix, kv::PrefixEnd(prefix), 0, true,
+                    [&](std::string_view k, std::string_view) {
+                      if (auto ino = codec::SustainedIno(k)) sustained.push_back(*ino);
+                      return true;
+                    });
+  }));
+  for (Ino ino : sustained) {
+    Delta delta;
+    RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
+      delta = {};
+      AttrCache attrs(txn);
+      txn.Delete(codec::SustainedKey(session, ino));
+      auto a = attrs.Get(ino);
+      if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
+      if ((*a)->nlink == 0) RETURN_IF_ERROR(FreeInode(txn, attrs, ino, &delta));
+      return OkStatus();
+    }));
+    impl.Apply(delta);
+  }
+  // Locks: rewrite every lock record without this session's entries.
+  RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
+    std::vector<std::pair<std::string, std::string>> rewrites;
+    Status bad;
+    auto scan = [&](const std::string& prefix, bool flock) {
+      return txn.Scan(prefix, kv::PrefixEnd(prefix), 0, false,
+                      [&](std::string_view k, std::string_view v) {
+                        if (flock) {
+                          auto r = codec::DecodeFlocks(v);
+                          if (!r) return (bad = r.error()), false;
+                          std::erase_if(*r, [&](auto& x) { return x.session == session; });
+                          rewrites.emplace_back(k, codec::EncodeFlocks(*r));
+                        } else {
+                          auto r = codec::DecodePlocks(v);
+                          if (!r) return (bad = r.error()), false;
+                          std::erase_if(*r, [&](auto& x) { return x.session == session; });
+                          rewrites.emplace_back(k, codec::EncodePlocks(*r));
+                        }
+                        return true;
+                      });
+    };
+    RETURN_IF_ERROR(scan(codec::FlockPrefix(), true));
+    RETURN_IF_ERROR(scan(codec::PlockPrefix(), false));
+    RETURN_IF_ERROR(bad);
+    for (auto& [k, v] : rewrites) {
+      if (v.empty()) {
+        txn.Delete(k);
+      } else {
+        txn.Put(k, v);
+      }
+    }
+    txn.Delete(codec::SessionKey(session));
+    return OkStatus();
+  }));
+  return OkStatus();
+}
+
+}  // namespace
+
+Status Meta::Heartbeat() {
+  RETURN_IF_ERROR(FlushUsage(*engine_, *impl_));
+  SessionInfo s;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->session == 0) return OkStatus();
+    impl_->session_info.heartbeat_sec = Now().sec;
+    s = impl_->session_info;
+  }
+  return engine_->Txn([&](kv::Txn& txn) -> Status {
+    txn.Put(codec::SessionKey(s.id), codec::EncodeSession(s));
+    return OkStatus();
+  });
+}
+
+Status Meta::EndSession() {
+  RETURN_IF_ERROR(FlushUsage(*engine_, *impl_));
+  uint64_t session;
+  {
+    std::lock_guard lock(impl_->mu);
+    session = impl_->session;
+    impl_->session = 0;
+    impl_->open_counts.clear();
+  }
+  RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, session));
+  return FlushUsage(*engine_, *impl_);
+}
+
+Result<std::vector<SessionInfo>> Meta::ListSessions() {
+  std::vector<SessionInfo> out;
+  RETURN_IF_ERROR(engine_->View([&](kv::Txn& txn) -> Status {
+    out.clear();
+    Status bad;
+    RETURN_IF_ERROR(txn.Scan(codec::SessionPrefix(), kv::PrefixEnd(codec::SessionPrefix()), 0,
+                             false, [&](std::string_view, std::string_view v) {
+                               auto s = codec::DecodeSession(v);
+                               if (!s) return (bad = s.error()), false;
+                               out.push_back(*s);
+                               return true;
+                             }));
+    return bad;
+  }));
+  return out;
+}
+
+Result<int> Meta::CleanStaleSessions(int64_t stale_sec) {
+  ASSIGN_OR_RETURN(auto sessions, ListSessions());
+  uint64_t mine;
+  {
+    std::lock_guard lock(impl_->mu);
+    mine = impl_->session;
+  }
+  int removed = 0;
+  int64_t now = Now().sec;
+  for (const auto& s : sessions) {
+    if (s.id == mine || now - s.heartbeat_sec < stale_sec) continue;
+    RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, s.id));
+    ++removed;
+  }
+  // Inodes sustained without a session (by a Meta that never started one).
+  if (mine != 0) RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, 0));
+  return removed;
+}
+
+Result<VolumeUsage> Meta::Usage() {
+  VolumeUsage u;
+  RETURN_IF_ERROR(engine_->View([&](kv::Txn& txn) -> Status {
+    ASSIGN_OR_RETURN(u.used_bytes, ReadCounter(txn, kUsedBytes));
+    ASSIGN_OR_RETURN(u.inodes, ReadCounter(txn, kUsedInodes));
+    u.pending_delete_slices = 0;
+    return txn.Scan(codec::DeletedSlicePrefix(), kv::PrefixEnd(codec::DeletedSlicePrefix()), 0,
+                    true, [&](std::string_view, std::string_view) {
+                      ++u.pending_delete_slices;
+                      return true;
+                    });
+  }));
+  std::lock_guard lock(impl_->mu);
+  u.used_bytes = static_cast<uint64_t>(std::max<int64_t>(0, int64_t(u.used_bytes) + impl_->pending_bytes));
+  u.inodes = static_cast<uint64_t>(std::max<int64_t>(0, int64_t(u.inodes) + impl_->pending_inodes));
+  return u;
+}
+
+Result<StatFs> Meta::GetStatFs() {
+  ASSIGN_OR_RETURN(VolumeUsage u, Usage());
+  constexpr uint64_t kUnlimited = 1ull << 50;  // 1 PiB: what statfs shows without a quota
+  constexpr uint64_t kInodeHeadroom = 10'000'000;
+  StatFs s;
+  s.total_bytes = config_.capacity ? config_.capacity : kUnlimited;
+  s.used_bytes = std::min(u.used_bytes, s.total_bytes);
+  s.used_inodes = u.inodes;
+  s.total_inodes = u.inodes + kInodeHeadroom;
+  return s;
+}
+
+// --- ids ---
+
+Result<Ino> NextInode(kv::Engine& engine, Meta::Impl& impl) {
+  std::lock_guard lock(impl.mu);
+  if (impl.next_ino == impl.end_ino) {
+    ASSIGN_OR_RETURN(uint64_t first, TakeIds(engine, kNextInode, kInodeBatch));
+    impl.next_ino = first;
+    impl.end_ino = first + kInodeBatch;
+  }
+  return impl.next_ino++;
+}
+
+Result<uint64_t> Meta::NewSliceId() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->next_slice == impl_->end_slice) {
+    ASSIGN_OR_RETURN(uint64_t first, TakeIds(*engine_, kNextSlice, kSliceBatch));
+    impl_->next_slice = first;
+    impl_->end_slice = first + kSliceBatch;
+  }
+  return impl_->next_slice++;
+}
+
+// --- open files ---
+
+Result<Attr> Meta::Open(const Context& ctx, Ino ino, int flags) {
+  Attr attr;
+  RETURN_IF_ERROR(engine_->View([&](kv::Txn& txn) -> Status {
+    AttrCache attrs(txn);
+    ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
+    attr = *a;
+    return OkStatus();
+  }));
+  int mask = 0;
+  switch (flags & O_ACCMODE) {
+    case O_RDONLY: mask = R_OK; break;
+    case O_WRONLY: mask = W_OK; break;
+    default: mask = R_OK | W_OK; break;
+  }
+  if (flags & O_TRUNC) mask |= W_OK;
+  if (attr.type == FileType::kDir && (mask & W_OK)) return IsDir("cannot open a directory for writing");
+  RETURN_IF_ERROR(CheckAccess(ctx, attr, mask));
+  std::lock_guard lock(impl_->mu);
+  ++impl_->open_counts[ino];
+  return attr;
+}
+
+Status Meta::Close(Ino ino) {
+  uint64_t session;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->open_counts.find(ino);
+    if (it == impl_->open_counts.end()) return OkStatus();
+    if (--it->second > 0) return OkStatus();
+    impl_->open_counts.erase(it);
+    session = impl_->session;
+  }
+  Delta delta;
+  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
+    delta = {};
+    ASSIGN_OR_RETURN(auto sustained, txn.Get(codec::SustainedKey(session, ino)));
+    if (!sustained) return OkStatus();
+    txn.Delete(codec::SustainedKey(session, ino));
+    AttrCache attrs(txn);
+    auto a = attrs.Get(ino);
+    if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
+    if ((*a)->nlink == 0) return FreeInode(txn, attrs, ino, &delta);
+    return OkStatus();
+  }));
+  impl_->Apply(delta);
+  return OkStatus();
+}
+
+}  // namespace shoal::meta
