@@ -28,6 +28,8 @@ namespace shoal::chunk {
 
 class BlockStore {
  public:
+  // block_size is the volume's, fixed at format; it must not be 0 (every call
+  // then fails with kInternal).
   BlockStore(std::shared_ptr<object::ObjectStore> store, std::string volume, uint32_t block_size);
 
   uint32_t block_size() const { return block_size_; }
@@ -39,7 +41,9 @@ class BlockStore {
   std::vector<std::string> SliceKeys(uint64_t id, uint32_t size) const;
 
   // Uploads `data` as slice `id` (size = data.size(), at most kChunkSize).
-  // Returns once every block is stored.
+  // Returns once every block is stored. Blocks go up a few at a time in
+  // parallel. On failure some blocks may already be stored: the caller
+  // deletes them with DeleteSlice or leaves them to gc (ids are never reused).
   Status WriteSlice(uint64_t id, std::string_view data);
 
   // Reads bytes [pos, pos+len) of a chunk whose slice list is `slices` into
@@ -51,6 +55,9 @@ class BlockStore {
   Status DeleteSlice(uint64_t id, uint32_t size);
 
  private:
+  // Objects of a slice of `size` bytes, and the length of block `index`.
+  uint32_t BlockCount(uint32_t size) const;
+  uint32_t BlockLength(uint32_t size, uint32_t index) const;
   // Reads [off, off+len) of slice (id, size) into dst.
   Status ReadSliceRange(uint64_t id, uint32_t size, uint32_t off, uint32_t len, char* dst);
 
@@ -64,12 +71,17 @@ class BlockStore {
 // dirty data, overlays it on reads, and drains it on flush/fsync/close.
 class WriteBuffer {
  public:
+  // Buffers `data` at file offset `off` over whatever was buffered there.
+  // Appending right after an extent grows it in place: amortized O(1) per byte.
   void Write(uint64_t off, std::string_view data);
   // Overlays buffered bytes onto out, which holds file bytes [off, off+out->size()).
   void Overlay(uint64_t off, std::string* out) const;
   // Drops everything at or past `length` (truncate).
   void Truncate(uint64_t length);
-  // Makes [off, off+len) read as zeros from here on (punch hole / zero range).
+  // For punch hole / zero range: forgets the buffered bytes in [off, off+len),
+  // so that Overlay leaves the range alone and Drain does not write them back.
+  // The range reads as zeros only because the caller also records a hole for
+  // it in the metadata (the buffer does not hold zeros for it).
   void Zero(uint64_t off, uint64_t len);
   uint64_t bytes() const { return bytes_; }
   bool empty() const { return extents_.empty(); }
@@ -85,6 +97,10 @@ class WriteBuffer {
   std::vector<Piece> Drain();
 
  private:
+  // Removes buffered bytes in [lo, hi), splitting extents that straddle it.
+  void Cut(uint64_t lo, uint64_t hi);
+
+  // Invariant: extents neither overlap nor touch (touching ones are merged).
   std::map<uint64_t, std::string> extents_;  // file offset -> bytes
   uint64_t bytes_ = 0;
 };
