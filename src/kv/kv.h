@@ -42,7 +42,8 @@ class Txn {
 
   // Calls fn(key, value) for keys in [begin, end) in ascending order, with
   // this transaction's buffered writes applied, until fn returns false or
-  // `limit` keys were visited (0 = no limit). Values are empty if keys_only.
+  // `limit` keys were visited (0 = no limit). An empty `end` means the end of
+  // the key space. Values are empty if keys_only.
   virtual Status Scan(std::string_view begin, std::string_view end, size_t limit, bool keys_only,
                       const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
 
@@ -78,7 +79,8 @@ class Engine {
 // missing database is kNotFound otherwise, with a message saying to format
 // first). Malformed URLs and unknown schemes are kInvalid with a message that
 // lists the accepted forms. A database that cannot be opened (locked by
-// another process, corrupt) is kUnavailable / kCorrupt naming the path.
+// another process) is kBusy, a corrupt one kCorrupt, anything else
+// kUnavailable, each naming the path.
 Result<std::shared_ptr<Engine>> OpenKv(std::string_view url, bool create);
 
 // Keys in `prefix`'s range: the smallest key greater than every key starting
