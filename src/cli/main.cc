@@ -1,0 +1,149 @@
+// The `shoal` command line: parses arguments with CLI11 and hands them to the
+// subcommands in commands.h.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+
+#ifndef SHOAL_VERSION
+#define SHOAL_VERSION "unknown"
+#endif
+
+namespace shoal::cli {
+namespace {
+
+constexpr const char* kMetaUrlHelp =
+    "where the volume's metadata lives: rocksdb:///absolute/dir (one process at a time)";
+
+int Main(int argc, char** argv) {
+  CLI::App app{"shoal: a POSIX file system whose data lives in object storage", "shoal"};
+  app.set_version_flag("--version", SHOAL_VERSION);
+  app.require_subcommand(1);
+  app.footer(
+      "Run 'shoal COMMAND --help' for a command's options. Sizes take K, M, G, T, P "
+      "(powers of 1024).");
+
+  FormatArgs format_args;
+  CLI::App* format = app.add_subcommand("format",
+                                        "Create a volume: check the storage, then write the volume "
+                                        "record into META_URL");
+  format->add_option("META_URL", format_args.meta_url, kMetaUrlHelp)->required();
+  format
+      ->add_option("NAME", format_args.name, "the volume's name: letters, digits, '.', '_' and '-'")
+      ->required();
+  format
+      ->add_option("--storage", format_args.storage,
+                   "where file data lives: file (a local directory) or mem (in memory, lost at "
+                   "unmount: for trials); s3 comes later")
+      ->required();
+  format->add_option("--bucket", format_args.bucket,
+                     "for --storage file: the directory that keeps the data (created if missing)");
+  format
+      ->add_option("--block-size", format_args.block_size,
+                   "largest object a file's data is cut into: a power of two from 64K to 64M")
+      ->capture_default_str();
+  format
+      ->add_option("--capacity", format_args.capacity,
+                   "size that statfs reports (df); 0 means unlimited")
+      ->capture_default_str();
+  format->add_flag("--json", format_args.json, "print the volume as JSON");
+
+  MountArgs mount_args;
+  CLI::App* mount =
+      app.add_subcommand("mount",
+                         "Serve a volume at MOUNTPOINT until it is unmounted or the process gets "
+                         "SIGTERM/SIGINT/SIGHUP");
+  mount->add_option("META_URL", mount_args.meta_url, kMetaUrlHelp)->required();
+  mount->add_option("MOUNTPOINT", mount_args.mountpoint, "an existing directory")->required();
+  CLI::Option* background = mount->add_flag(
+      "--background,-b", mount_args.background,
+      "return once the mount is ready and serve from a detached process that logs to --log");
+  bool foreground = false;
+  CLI::Option* fg = mount->add_flag("--foreground,-f", foreground,
+                                    "serve from this process, logging to stderr (the default)");
+  background->excludes(fg);
+  mount
+      ->add_option("--attr-timeout", mount_args.attr_timeout,
+                   "seconds the kernel may cache a file's attributes")
+      ->capture_default_str();
+  mount
+      ->add_option("--entry-timeout", mount_args.entry_timeout,
+                   "seconds the kernel may cache a name's inode")
+      ->capture_default_str();
+  mount->add_option("--threads", mount_args.threads, "most requests served at once")
+      ->capture_default_str();
+  mount->add_option("--log", mount_args.log,
+                    "log file; the default is stderr in the foreground and, in the background, "
+                    "/var/log/shoal/VOLUME.log for root, else $XDG_RUNTIME_DIR/shoal/VOLUME.log "
+                    "or /tmp/shoal-UID/VOLUME.log");
+  mount->add_flag("--debug-fuse", mount_args.debug_fuse, "log every FUSE request (very verbose)");
+  mount->add_flag("--json", mount_args.json, "print the mount (volume, pid, log) as JSON");
+
+  UmountArgs umount_args;
+  CLI::App* umount = app.add_subcommand(
+      "umount", "Unmount a shoal mount and wait for its process to commit writes and exit");
+  umount->add_option("MOUNTPOINT", umount_args.mountpoint, "where the volume is mounted")
+      ->required();
+  umount->add_flag("--lazy,-l", umount_args.lazy,
+                   "detach now even if files are open; the process exits when they are closed "
+                   "(not waited for)");
+  umount
+      ->add_option("--timeout", umount_args.timeout_sec,
+                   "seconds to wait for the serving process to exit")
+      ->capture_default_str();
+  umount->add_flag("--json", umount_args.json, "print the result as JSON");
+
+  StatusArgs status_args;
+  CLI::App* status = app.add_subcommand("status", "Show a volume's settings, usage and sessions");
+  status
+      ->add_option("TARGET", status_args.target,
+                   "the volume's META_URL, or the mountpoint of a running mount (needed while a "
+                   "rocksdb volume is mounted: RocksDB admits one process)")
+      ->required();
+  status->add_flag("--json", status_args.json, "print JSON");
+
+  InfoArgs info_args;
+  CLI::App* info = app.add_subcommand(
+      "info", "Show how a file in a mount is stored: chunks, slices and objects");
+  info->add_option("PATH", info_args.path, "a regular file or directory inside a shoal mount")
+      ->required();
+  info->add_flag("--objects", info_args.objects, "list every object key");
+  info->add_flag("--json", info_args.json, "print JSON (always with object keys)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    std::vector<CLI::App*> parsed = app.get_subcommands();
+    std::string cmd = parsed.empty() ? "" : parsed.back()->get_name();
+    std::string help = cmd.empty() ? "shoal --help" : "shoal " + cmd + " --help";
+    PrintError(cmd, std::string(e.what()) + ": run '" + help + "'");
+    return kExitError;
+  }
+
+  if (*format) return RunFormat(format_args);
+  if (*mount) return RunMount(mount_args);
+  if (*umount) return RunUmount(umount_args);
+  if (*status) return RunStatus(status_args);
+  if (*info) return RunInfo(info_args);
+  PrintError("", "a command is required: run 'shoal --help'");
+  return kExitError;
+}
+
+}  // namespace
+}  // namespace shoal::cli
+
+int main(int argc, char** argv) {
+  // Library exceptions are caught where they are expected; this is the last
+  // line, so that a bug reports itself in one line instead of aborting.
+  try {
+    return shoal::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    shoal::cli::PrintError("", std::string("internal error: ") + e.what() +
+                                   ": please report it with the command that caused it");
+    return shoal::cli::kExitError;
+  }
+}

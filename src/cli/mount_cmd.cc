@@ -1,0 +1,344 @@
+// shoal mount: opens a volume and serves it through FUSE until unmounted or
+// signalled, then commits buffered writes and ends its session.
+//
+// --background forks FIRST, before anything takes a lock or starts a thread
+// (RocksDB does both, and neither survives a fork): the child opens and
+// mounts, and reports through a pipe either that the mount is ready or why it
+// failed; the parent prints that and exits 0 only once the mount is usable.
+#include <fcntl.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/volume.h"
+#include "fuse/info.h"
+#include "fuse/mount.h"
+#include "fuse/mountpoint.h"
+#include "meta/meta.h"
+#include "object/object_store.h"
+#include "vfs/vfs.h"
+
+#ifndef SHOAL_VERSION
+#define SHOAL_VERSION "unknown"
+#endif
+
+namespace shoal::cli {
+namespace {
+
+constexpr std::string_view kCmd = "mount";
+constexpr std::string_view kLogPattern = "[%Y-%m-%d %H:%M:%S.%e] [%l] [%t] %v";
+
+// What the parent of a background mount, or the user of a foreground one, is
+// told once: ready (with where and who), or the error that stopped it.
+class Reporter {
+ public:
+  // fd >= 0: a background child's end of the pipe to its parent (owned).
+  // fd < 0: foreground, print directly.
+  Reporter(int fd, bool json) : fd_(fd), json_(json) {}
+  ~Reporter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Reporter(const Reporter&) = delete;
+  Reporter& operator=(const Reporter&) = delete;
+
+  bool done() const { return done_.load(); }
+
+  void Ready(const nlohmann::json& info) {
+    if (done_.exchange(true)) return;
+    if (fd_ >= 0) {
+      Send("ok\n" + fuse::DumpJson(info));
+    } else {
+      PrintReady(info, json_);
+    }
+  }
+
+  void Fail(const Status& s) {
+    if (done_.exchange(true)) return;
+    if (fd_ >= 0) {
+      Send("error\n" + (s.message().empty() ? s.ToString() : s.message()));
+    } else {
+      PrintError(kCmd, s);
+    }
+  }
+
+  static void PrintReady(const nlohmann::json& info, bool json) {
+    if (json) {
+      std::cout << fuse::DumpJson(info, 2) << std::endl;
+      return;
+    }
+    std::string mp = info.value("mountpoint", "");
+    std::cout << "mounted volume " << info.value("volume", "") << " on " << mp << " (pid "
+              << info.value("pid", 0) << (info.contains("log") ? "; log " : "")
+              << info.value("log", "") << "); unmount with 'shoal umount " << mp << "'"
+              << std::endl;
+  }
+
+ private:
+  // Writes everything and closes the pipe, so that the parent sees the end.
+  void Send(const std::string& text) {
+    size_t off = 0;
+    while (off < text.size()) {
+      ssize_t n = ::write(fd_, text.data() + off, text.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // the parent is gone: nobody left to tell
+      off += static_cast<size_t>(n);
+    }
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+  int fd_;
+  bool json_;
+  std::atomic<bool> done_{false};
+};
+
+void UseLogger(const std::shared_ptr<spdlog::logger>& logger) {
+  logger->set_pattern(std::string(kLogPattern));
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+  spdlog::flush_every(std::chrono::seconds(1));
+}
+
+// Points stdout and stderr at the log file (anything libfuse or a crash
+// prints lands there too) and logs to stderr.
+Status RedirectToLog(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return Unavailable("cannot open the log file " + path + ": " + std::strerror(errno) +
+                       ": give a writable --log FILE");
+  }
+  ::dup2(fd, STDOUT_FILENO);
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+  UseLogger(spdlog::stderr_logger_mt("shoal"));
+  return OkStatus();
+}
+
+// The parts of a mount after the fork: open, mount, serve, shut down.
+Status Serve(const MountArgs& a, const std::string& mountpoint, const std::string& log_arg,
+             bool background, Reporter& reporter) {
+  ASSIGN_OR_RETURN(std::shared_ptr<kv::Engine> engine,
+                   OpenMetaEngine(a.meta_url,
+                                  "a volume in RocksDB can be mounted by one process at a "
+                                  "time: unmount it first ('shoal umount MOUNTPOINT')"));
+  ASSIGN_OR_RETURN(std::unique_ptr<meta::Meta> meta, OpenVolume(engine, a.meta_url));
+  meta::VolumeConfig config = meta->config();
+
+  std::string log = log_arg;
+  if (background && log.empty()) log = DefaultLogPath(config.name);
+  if (background) {
+    RETURN_IF_ERROR(RedirectToLog(log));
+  } else if (log.empty()) {
+    UseLogger(spdlog::stderr_color_mt("shoal"));
+  } else {
+    try {
+      UseLogger(spdlog::basic_logger_mt("shoal", log));
+    } catch (const spdlog::spdlog_ex& e) {
+      return Unavailable("cannot open the log file " + log + ": " + e.what() +
+                         ": give a writable --log FILE");
+    }
+  }
+  spdlog::info("shoal {} mounting volume {} ({}) from {} on {}", SHOAL_VERSION, config.name,
+               config.uuid, a.meta_url, mountpoint);
+
+  ASSIGN_OR_RETURN(std::string store_url, ObjectStoreUrl(config));
+  if (config.storage == "mem") {
+    spdlog::warn("volume {} keeps its data in memory: file contents are lost at unmount",
+                 config.name);
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<object::ObjectStore> store, object::OpenObjectStore(store_url));
+
+  meta::SessionInfo session;
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  session.host = host;
+  session.pid = static_cast<uint32_t>(::getpid());
+  session.mountpoint = mountpoint;
+  session.version = SHOAL_VERSION;
+  RETURN_IF_ERROR(meta->StartSession(session));
+  ASSIGN_OR_RETURN(std::unique_ptr<vfs::Vfs> vfs,
+                   vfs::Vfs::Create(std::move(meta), std::move(store), vfs::Options{}));
+
+  fuse::MountOptions options;
+  options.mountpoint = mountpoint;
+  options.volume = config.name;
+  options.attr_timeout = a.attr_timeout;
+  options.entry_timeout = a.entry_timeout;
+  options.threads = a.threads;
+  options.debug = a.debug_fuse;
+  fuse::Mount mount(*vfs, options);
+  nlohmann::json ready = {{"volume", config.name},
+                          {"uuid", config.uuid},
+                          {"mountpoint", mountpoint},
+                          {"pid", ::getpid()}};
+  if (!log.empty()) ready["log"] = log;
+  mount.OnReady([&reporter, ready] {
+    spdlog::info("mount ready");
+    reporter.Ready(ready);
+  });
+
+  Status run = mount.Run();
+  spdlog::info("committing buffered writes and ending the session");
+  Status shut = vfs->Shutdown();
+  if (!shut.ok()) {
+    spdlog::error("shutting down volume {}: {}", config.name, shut.ToString());
+    shut = shut.Annotate("shutting down volume " + config.name +
+                         " (writes not yet committed may be lost; see the log)");
+  }
+  if (!run.ok()) return run;
+  if (!shut.ok()) return shut;
+  spdlog::info("volume {} unmounted cleanly", config.name);
+  return OkStatus();
+}
+
+// Foreground, and the child of a background mount after the fork.
+int ServeAndReport(const MountArgs& a, const std::string& mountpoint, const std::string& log,
+                   bool background, int pipe_fd) {
+  Reporter reporter(pipe_fd, a.json);
+  Status s = Serve(a, mountpoint, log, background, reporter);
+  if (s.ok()) {
+    spdlog::shutdown();
+    return kExitOk;
+  }
+  bool after_ready = reporter.done();
+  if (background) spdlog::error("{}", s.ToString());  // the log is all a background mount has
+  if (!after_ready) {
+    reporter.Fail(s);
+  } else if (!background) {
+    PrintError(kCmd, s);
+  }
+  spdlog::shutdown();
+  return kExitError;
+}
+
+// The parent of a background mount: waits for the child's report.
+int AwaitChild(pid_t child, int fd, bool json) {
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (text.starts_with("ok\n")) {
+    nlohmann::json info = nlohmann::json::parse(text.substr(3), nullptr, false);
+    if (!info.is_discarded()) Reporter::PrintReady(info, json);
+    return kExitOk;
+  }
+  if (text.starts_with("error\n")) {
+    PrintError(kCmd, text.substr(6));
+    return kExitError;
+  }
+  int wstatus = 0;
+  std::string how = "before the mount was ready";
+  if (::waitpid(child, &wstatus, 0) == child) {
+    if (WIFSIGNALED(wstatus)) {
+      how = "on signal " + std::to_string(WTERMSIG(wstatus)) + " " + how;
+    } else if (WIFEXITED(wstatus)) {
+      how = "with status " + std::to_string(WEXITSTATUS(wstatus)) + " " + how;
+    }
+  }
+  PrintError(kCmd, "the mount process exited " + how + ": see its log for the reason");
+  return kExitError;
+}
+
+// The background child's first steps: leave the terminal's session and let
+// go of the caller's directory and terminal.
+void Detach() {
+  ::setsid();
+  if (::chdir("/") != 0) {
+    // Staying in the caller's directory only keeps it busy; not fatal.
+  }
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    ::dup2(null, STDIN_FILENO);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::close(null);
+  }
+}
+
+}  // namespace
+
+std::string DefaultLogPath(std::string_view volume) {
+  std::string file = std::string(volume) + ".log";
+  if (::geteuid() == 0) return "/var/log/shoal/" + file;
+  if (const char* run = std::getenv("XDG_RUNTIME_DIR"); run != nullptr && run[0] == '/') {
+    return std::string(run) + "/shoal/" + file;
+  }
+  return "/tmp/shoal-" + std::to_string(::geteuid()) + "/" + file;
+}
+
+int RunMount(const MountArgs& a) {
+  if (Status s = CheckMetaUrl(a.meta_url); !s.ok()) {
+    PrintError(kCmd, s);
+    return kExitError;
+  }
+  if (a.threads == 0) {
+    PrintError(kCmd, "--threads 0 is not allowed: give at least 1");
+    return kExitError;
+  }
+  if (a.attr_timeout < 0 || a.entry_timeout < 0) {
+    PrintError(kCmd, "timeouts cannot be negative: give seconds, 0 or more");
+    return kExitError;
+  }
+  // Refuse a bad mountpoint before anything is opened or forked.
+  Result<fuse::MountpointCheck> mp = fuse::CheckMountpoint(a.mountpoint);
+  if (!mp) {
+    PrintError(kCmd, mp.error());
+    return kExitError;
+  }
+  if (!mp->empty) {
+    std::cerr << "shoal mount: warning: mountpoint " << mp->path
+              << " is not empty: its files are hidden while shoal is mounted there\n";
+  }
+  std::string log = a.log.empty() ? "" : fuse::AbsolutePath(a.log);
+
+  if (!a.background) return ServeAndReport(a, mp->path, log, /*background=*/false, -1);
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    PrintError(kCmd, std::string("cannot create a pipe: ") + std::strerror(errno));
+    return kExitError;
+  }
+  std::cout.flush();
+  std::cerr.flush();
+  pid_t child = ::fork();
+  if (child < 0) {
+    PrintError(kCmd, std::string("cannot fork: ") + std::strerror(errno));
+    return kExitError;
+  }
+  if (child > 0) {
+    ::close(fds[1]);
+    return AwaitChild(child, fds[0], a.json);
+  }
+  ::close(fds[0]);
+  // A parent killed while waiting must not kill the mount with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  Detach();
+  return ServeAndReport(a, mp->path, log, /*background=*/true, fds[1]);
+}
+
+}  // namespace shoal::cli
