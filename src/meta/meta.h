@@ -249,7 +249,7 @@ class Meta {
   // KEEP_SIZE) and FALLOC_FL_ZERO_RANGE: the range reads zeros afterwards.
   Result<Attr> Fallocate(Ino ino, int mode, uint64_t off, uint64_t len);
   // Replaces a chunk's slice list with `replacement` if it still equals
-  // `expected` (compaction). Old slices are queued for deletion. kConflict
+  // `expected` (compaction). Old slices are queued for deletion. kBusy
   // (not retried) when the chunk changed meanwhile.
   Status ReplaceChunk(Ino ino, uint32_t chunk_index, const std::vector<Slice>& expected,
                       const std::vector<Slice>& replacement);

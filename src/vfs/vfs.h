@@ -6,7 +6,10 @@
 // inode and the handle. Written bytes are buffered per inode (and visible to
 // reads through any handle at once) and committed as slices on Flush, Fsync,
 // Release, or when the buffer grows past Options::write_buffer_per_file. A
-// commit that fails is reported by the next Flush/Fsync/Release of the inode.
+// commit that fails is reported by the next Flush/Fsync/Release of the inode;
+// its bytes stay buffered and are tried again then (and, once the file is
+// closed, by the background loop and by Shutdown, which drops them if that
+// last attempt fails too).
 //
 // Threading: every method is thread-safe.
 #pragma once
@@ -68,13 +71,19 @@ struct DirItem {
   uint64_t next_offset = 0;  // pass this to continue after this entry
 };
 
+// ReadDir returns at most this many entries per call; call again from the
+// last entry's next_offset until it returns none.
+constexpr size_t kMaxDirItems = 1024;
+
 // What the Flock/SetLk wait loop may do.
 enum class LockWait { kNoWait, kWait };
 
 class Vfs {
  public:
   // Takes the opened volume; `store` holds its data. Starts background work
-  // when options.background.
+  // when options.background. The caller starts the session
+  // (meta::Meta::StartSession) before, since only it knows what to record
+  // there; Shutdown ends it.
   static Result<std::unique_ptr<Vfs>> Create(std::unique_ptr<meta::Meta> meta,
                                              std::shared_ptr<object::ObjectStore> store,
                                              Options options);
@@ -127,15 +136,15 @@ class Vfs {
   Status Fsync(const Context& ctx, Ino ino, uint64_t fh, bool datasync);
   // The last close of a handle: commits, drops its flock, forgets the handle.
   Status Release(Ino ino, uint64_t fh);
-  Status Fallocate(const Context& ctx, Ino ino, uint64_t fh, int mode, uint64_t off,
-                   uint64_t len);
+  Status Fallocate(const Context& ctx, Ino ino, uint64_t fh, int mode, uint64_t off, uint64_t len);
 
   // --- directories ---
   Result<uint64_t> OpenDir(const Context& ctx, Ino ino);
   // Entries from position `offset` (0 = start, which also re-reads the
-  // directory), "." and ".." first. Entries are a snapshot taken at offset 0,
-  // so a directory that changes while it is read never yields an entry twice
-  // or skips one that stayed.
+  // directory), "." and ".." first, at most kMaxDirItems of them; empty at
+  // the end. Entries are a snapshot taken at offset 0, so a directory that
+  // changes while it is read never yields an entry twice or skips one that
+  // stayed.
   Result<std::vector<DirItem>> ReadDir(const Context& ctx, Ino ino, uint64_t fh, uint64_t offset,
                                        bool plus);
   Status ReleaseDir(Ino ino, uint64_t fh);
@@ -150,10 +159,14 @@ class Vfs {
   // --- locks ---
   Result<meta::PosixLock> GetLk(const Context& ctx, Ino ino, uint64_t owner,
                                 const meta::PosixLock& probe);
-  // With kWait, retries until granted, ctx.Interrupted() (kInterrupted), or a
-  // deadlock is detected in-process (kDeadlock).
+  // With kWait, retries until granted or ctx.Interrupted() (kInterrupted).
+  // Deadlocks are not detected (no kDeadlock yet): a waiter in a cycle waits
+  // until it is interrupted.
   Status SetLk(const Context& ctx, Ino ino, uint64_t owner, const meta::PosixLock& lock,
                LockWait wait);
+  // The front end should unlock an owner's flock at the release that drops
+  // it (FUSE_RELEASE_FLOCK_UNLOCK); failing that, every flock granted here
+  // on an inode is dropped when its last handle here is released.
   Status Flock(const Context& ctx, Ino ino, uint64_t owner, meta::LockType type, LockWait wait);
 
   // Runs one round of background work now: deletes the objects of freed
