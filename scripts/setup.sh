@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what shoal needs to build and test on Debian 12: compilers, the
+# libraries it links, and the tools its tests run. Safe to run again: it only
+# asks apt for what is missing, and refreshes the package lists at most once.
+set -euo pipefail
+
+# Build tools, libraries (see DESIGN.md, "Dependencies"), test tools
+# (fuse3: fusermount3; psmisc: fuser; attr/acl: xattr and ACL tools).
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libfuse3-dev fuse3
+  librocksdb-dev
+  libcurl4-openssl-dev libssl-dev libpugixml-dev
+  libhiredis-dev
+  libzstd-dev liblz4-dev libxxhash-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-format clang-tidy
+  attr acl psmisc
+)
+
+log() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+  die "this script needs a Debian-based system (apt-get and dpkg-query were not found)"
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  log "all ${#PACKAGES[@]} packages are installed"
+else
+  if [[ $(id -u) -eq 0 ]]; then
+    SUDO=()
+  elif command -v sudo >/dev/null; then
+    SUDO=(sudo)
+  else
+    die "not root and sudo is missing: run as root to install ${missing[*]}"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  log "missing: ${missing[*]}"
+  log "refreshing package lists (apt-get update)"
+  "${SUDO[@]}" apt-get update -q || die "apt-get update failed (is the network or the mirror reachable?)"
+  log "installing ${#missing[@]} packages"
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+    die "apt-get install failed for: ${missing[*]}"
+  log "installed: ${missing[*]}"
+fi
+
+# Mounting needs the FUSE device; building and unit tests do not.
+if [[ ! -e /dev/fuse ]]; then
+  log "warning: /dev/fuse is missing: mounts and the mount tests will not work here"
+fi

@@ -1,0 +1,335 @@
+// The command line on bad input: each mistake gets a non-zero exit, a
+// message that names the problem, and no change to anything. And the fields
+// that `shoal status` and `shoal info` report.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "mount_fixture.h"
+#include "nlohmann/json.hpp"
+
+#ifndef SHOAL_FORMAT_VERSION_TOOL
+#define SHOAL_FORMAT_VERSION_TOOL ""
+#endif
+
+namespace shoal::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// The command failed cleanly (no crash, no hang) and its stderr mentions one
+// of `words` (case-insensitive).
+::testing::AssertionResult FailedSaying(const CommandResult& r,
+                                        std::initializer_list<std::string_view> words) {
+  if (r.timed_out) return ::testing::AssertionFailure() << "timed out";
+  if (r.exit_code == 0) {
+    return ::testing::AssertionFailure() << "exited 0; stdout: " << r.out << " stderr: " << r.err;
+  }
+  if (r.exit_code >= 128) {
+    return ::testing::AssertionFailure()
+           << "killed by signal " << r.exit_code - 128 << "; stderr: " << r.err;
+  }
+  std::string err = Lower(r.err);
+  for (std::string_view word : words) {
+    if (err.find(Lower(std::string(word))) != std::string::npos) {
+      return ::testing::AssertionSuccess();
+    }
+  }
+  std::string wanted;
+  for (std::string_view word : words) wanted += " '" + std::string(word) + "'";
+  return ::testing::AssertionFailure() << "stderr names none of" << wanted << ": " << r.err;
+}
+
+// All values in a JSON document (depth first), with the key they sit under.
+void Walk(const nlohmann::json& j, const std::string& key,
+          const std::function<void(const std::string&, const nlohmann::json&)>& fn) {
+  fn(key, j);
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) Walk(it.value(), it.key(), fn);
+  } else if (j.is_array()) {
+    for (const auto& v : j) Walk(v, key, fn);
+  }
+}
+
+bool HasString(const nlohmann::json& j, const std::string& key, const std::string& value) {
+  bool found = false;
+  Walk(j, "", [&](const std::string& k, const nlohmann::json& v) {
+    if ((key.empty() || k == key) && v.is_string() && v.get<std::string>() == value) found = true;
+  });
+  return found;
+}
+
+bool HasNumber(const nlohmann::json& j, uint64_t value) {
+  bool found = false;
+  Walk(j, "", [&](const std::string&, const nlohmann::json& v) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() == value) found = true;
+    if (v.is_number_integer() && v.get<int64_t>() >= 0 &&
+        static_cast<uint64_t>(v.get<int64_t>()) == value) {
+      found = true;
+    }
+  });
+  return found;
+}
+
+// Hashes of every file under dir: to check that a failed command changed nothing.
+std::map<std::string, uint64_t> FileHashes(const std::string& dir) {
+  std::map<std::string, uint64_t> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file(ec)) out[it->path().string()] = Fnv1a(ReadFile(it->path().string()));
+  }
+  return out;
+}
+
+class CliTest : public ScratchTest {
+ protected:
+  void SetUp() override {
+    ScratchTest::SetUp();
+    if (IsSkipped() || HasFailure() || tmp().empty()) return;
+    vol_ = std::make_unique<Volume>(tmp() + "/a");
+  }
+
+  // The mountpoint is not mounted and no daemon serves it.
+  void ExpectNothingMounted(const std::string& mountpoint) {
+    EXPECT_FALSE(IsMountPoint(mountpoint)) << mountpoint << " was mounted by a failed command";
+    EXPECT_TRUE(FindProcesses(mountpoint, true).empty()) << "a daemon is left for " << mountpoint;
+  }
+
+  std::unique_ptr<Volume> vol_;
+};
+
+TEST_F(CliTest, MountWithoutMetadataIsRefused) {
+  std::string missing = "rocksdb://" + tmp() + "/no-such-meta";
+  auto r = vol_->Shoal({"mount", missing, vol_->mountpoint(), "--background"});
+  EXPECT_TRUE(FailedSaying(r, {"format", "not found", "no volume", "does not exist"}));
+  EXPECT_FALSE(fs::exists(tmp() + "/no-such-meta")) << "mount created the metadata path";
+  ExpectNothingMounted(vol_->mountpoint());
+
+  r = vol_->Shoal({"status", missing});
+  EXPECT_TRUE(FailedSaying(r, {"format", "not found", "no volume", "does not exist"}));
+  EXPECT_FALSE(fs::exists(tmp() + "/no-such-meta")) << "status created the metadata path";
+}
+
+TEST_F(CliTest, MountOfCorruptMetadataIsRefused) {
+  std::string garbage = tmp() + "/garbage";
+  ASSERT_SYS(mkdir(garbage.c_str(), 0755));
+  ASSERT_TRUE(WriteFile(garbage + "/CURRENT", "MANIFEST-000042 but not really\n\x01\x02"));
+  ASSERT_TRUE(WriteFile(garbage + "/MANIFEST-000042", Pattern(5000, 1)));
+  ASSERT_TRUE(WriteFile(garbage + "/000043.sst", Pattern(20000, 2)));
+  ASSERT_TRUE(WriteFile(garbage + "/notes.txt", "not a database\n"));
+  auto before = FileHashes(garbage);
+
+  auto r = vol_->Shoal({"mount", "rocksdb://" + garbage, vol_->mountpoint(), "--background"});
+  EXPECT_TRUE(FailedSaying(r, {garbage, "corrupt"}));
+  ExpectNothingMounted(vol_->mountpoint());
+  // The engine may add its own log files; ours must be untouched.
+  auto after = FileHashes(garbage);
+  for (const auto& [path, hash] : before) {
+    EXPECT_TRUE(after.contains(path) && after[path] == hash) << path << " was changed";
+  }
+}
+
+TEST_F(CliTest, FormatOfExistingVolumeIsRefused) {
+  ASSERT_TRUE(vol_->Format());
+  ASSERT_TRUE(vol_->Mount());
+  ASSERT_TRUE(WriteFile(vol_->mountpoint() + "/keep", "precious"));
+  ASSERT_TRUE(vol_->Unmount());
+  auto data_before = FileHashes(vol_->bucket());
+
+  auto r = vol_->Shoal(
+      {"format", vol_->meta_url(), "other", "--storage", "file", "--bucket", tmp() + "/data2"});
+  EXPECT_TRUE(FailedSaying(r, {"exist", "already"}));
+  r = vol_->Shoal(
+      {"format", vol_->meta_url(), "vol", "--storage", "file", "--bucket", vol_->bucket()});
+  EXPECT_TRUE(FailedSaying(r, {"exist", "already"}));
+  EXPECT_EQ(FileHashes(vol_->bucket()), data_before);
+
+  ASSERT_TRUE(vol_->Mount());
+  EXPECT_EQ(ReadFile(vol_->mountpoint() + "/keep"), "precious");
+  // While mounted, the embedded engine is the mount's alone: ask the mount.
+  auto status = vol_->Shoal({"status", vol_->mountpoint(), "--json"});
+  ASSERT_TRUE(status.ok()) << status.err;
+  auto j = nlohmann::json::parse(status.out, nullptr, false);
+  EXPECT_TRUE(HasString(j, "name", "vol")) << "the volume's name changed: " << status.out;
+}
+
+TEST_F(CliTest, MountOnMissingDirectoryIsRefused) {
+  ASSERT_TRUE(vol_->Format());
+  std::string nowhere = tmp() + "/no-such-dir";
+  auto r = vol_->Shoal({"mount", vol_->meta_url(), nowhere, "--background"});
+  EXPECT_TRUE(FailedSaying(r, {nowhere, "does not exist", "no such", "not found"}));
+  EXPECT_FALSE(fs::exists(nowhere)) << "mount created the mountpoint";
+  ExpectNothingMounted(nowhere);
+  // A file is no mountpoint either.
+  ASSERT_TRUE(WriteFile(tmp() + "/a-file", "x"));
+  r = vol_->Shoal({"mount", vol_->meta_url(), tmp() + "/a-file", "--background"});
+  EXPECT_TRUE(FailedSaying(r, {"director", "not a dir"}));
+  ExpectNothingMounted(tmp() + "/a-file");
+  // The volume is unharmed.
+  ASSERT_TRUE(vol_->Mount());
+  EXPECT_TRUE(WriteFile(vol_->mountpoint() + "/f", "ok"));
+}
+
+TEST_F(CliTest, MountOnBusyMountpointIsRefused) {
+  ASSERT_TRUE(vol_->Format());
+  ASSERT_TRUE(vol_->Mount());
+  ASSERT_TRUE(WriteFile(vol_->mountpoint() + "/first", "1"));
+  Volume second(tmp() + "/b", "second");
+  ASSERT_TRUE(second.Format());
+  auto r = second.Shoal({"mount", second.meta_url(), vol_->mountpoint(), "--background"});
+  EXPECT_TRUE(FailedSaying(r, {"already mounted", "busy", "in use", "mounted"}));
+  EXPECT_EQ(MountPointsUnder(vol_->mountpoint()).size(), 1u) << "a second mount was stacked";
+  EXPECT_EQ(ReadFile(vol_->mountpoint() + "/first"), "1");
+  EXPECT_TRUE(FindProcesses(second.meta_url(), true).empty());
+}
+
+TEST_F(CliTest, SameVolumeMountedTwiceIsRefused) {
+  ASSERT_TRUE(vol_->Format());
+  ASSERT_TRUE(vol_->Mount());
+  std::string other = tmp() + "/other-mnt";
+  ASSERT_SYS(mkdir(other.c_str(), 0755));
+  // The embedded engine serves one process; the message must say so, not
+  // just "IO error".
+  auto r = vol_->Shoal({"mount", vol_->meta_url(), other, "--background"});
+  EXPECT_TRUE(FailedSaying(r, {"lock", "in use", "already", "busy", "another"}));
+  ExpectNothingMounted(other);
+  EXPECT_TRUE(WriteFile(vol_->mountpoint() + "/still-works", "yes"));
+}
+
+TEST_F(CliTest, UnknownUrlSchemeIsRefused) {
+  std::string url = "nosuchdb://" + tmp() + "/meta";
+  auto r = vol_->Shoal({"format", url, "vol", "--storage", "file", "--bucket", vol_->bucket()});
+  EXPECT_TRUE(FailedSaying(r, {"nosuchdb", "scheme"}));
+  r = vol_->Shoal({"mount", url, vol_->mountpoint(), "--background"});
+  EXPECT_TRUE(FailedSaying(r, {"nosuchdb", "scheme"}));
+  ExpectNothingMounted(vol_->mountpoint());
+  r = vol_->Shoal({"status", url});
+  EXPECT_TRUE(FailedSaying(r, {"nosuchdb", "scheme"}));
+  r = vol_->Shoal(
+      {"format", "not a url at all", "vol", "--storage", "file", "--bucket", vol_->bucket()});
+  EXPECT_TRUE(FailedSaying(r, {"url", "scheme", "invalid"}));
+  r = vol_->Shoal(
+      {"format", vol_->meta_url(), "vol", "--storage", "nosuchstore", "--bucket", vol_->bucket()});
+  EXPECT_TRUE(FailedSaying(r, {"nosuchstore", "storage"}));
+  // Nothing was created by any of them.
+  EXPECT_FALSE(fs::exists(tmp() + "/meta"));
+  EXPECT_FALSE(fs::exists(tmp() + "/a/meta"));
+  EXPECT_FALSE(fs::exists(vol_->bucket()));
+}
+
+TEST_F(CliTest, OtherFormatVersionIsRefused) {
+  std::string tool = SHOAL_FORMAT_VERSION_TOOL;
+  if (tool.empty()) GTEST_SKIP() << "shoal_format_version_tool was not built (no shoal_meta yet)";
+  auto made = RunCommand({tool, vol_->meta_url(), vol_->bucket(), "999"});
+  if (made.exit_code == 77) GTEST_SKIP() << made.err;
+  ASSERT_TRUE(made.ok()) << made.Describe({tool});
+  auto r = vol_->Shoal({"mount", vol_->meta_url(), vol_->mountpoint(), "--background"});
+  EXPECT_TRUE(FailedSaying(r, {"version"}));
+  EXPECT_TRUE(r.err.find("999") != std::string::npos) << "should name the version: " << r.err;
+  ExpectNothingMounted(vol_->mountpoint());
+  // Format must not overwrite it either.
+  r = vol_->Shoal(
+      {"format", vol_->meta_url(), "vol", "--storage", "file", "--bucket", vol_->bucket()});
+  EXPECT_TRUE(FailedSaying(r, {"exist", "already", "version"}));
+}
+
+TEST_F(CliTest, UmountOfNonMountIsRefused) {
+  std::string dir = tmp() + "/plain";
+  ASSERT_SYS(mkdir(dir.c_str(), 0755));
+  auto r = vol_->Shoal({"umount", dir});
+  EXPECT_TRUE(FailedSaying(r, {"not mounted", "not a shoal", "not a mount"}));
+  r = vol_->Shoal({"umount", tmp() + "/missing"});
+  EXPECT_TRUE(FailedSaying(r, {"not mounted", "no such", "does not exist", "not found"}));
+}
+
+TEST_F(CliTest, StatusReportsVolumeAndSessions) {
+  ASSERT_TRUE(vol_->Format());
+  auto r = vol_->Shoal({"status", vol_->meta_url()});
+  ASSERT_TRUE(r.ok()) << r.err;
+  EXPECT_NE(r.out.find("vol"), std::string::npos) << r.out;
+
+  ASSERT_TRUE(vol_->Mount());
+  ASSERT_TRUE(WriteFile(vol_->mountpoint() + "/f", Pattern(1 << 20, 1)));
+  // The embedded engine serves one process: asking by URL while mounted
+  // either works or says to ask the mountpoint.
+  r = vol_->Shoal({"status", vol_->meta_url()});
+  if (!r.ok()) {
+    EXPECT_TRUE(FailedSaying(r, {"mountpoint"}));
+  }
+  r = vol_->Shoal({"status", vol_->mountpoint()});
+  ASSERT_TRUE(r.ok()) << r.err;
+  EXPECT_NE(r.out.find(vol_->mountpoint()), std::string::npos)
+      << "text status should list the session's mountpoint: " << r.out;
+
+  r = vol_->Shoal({"status", vol_->mountpoint(), "--json"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "not JSON: " << r.out;
+  EXPECT_TRUE(HasString(j, "name", "vol")) << r.out;
+  EXPECT_TRUE(HasString(j, "", vol_->bucket())) << "the bucket should be shown: " << r.out;
+  bool has_sessions = false;
+  Walk(j, "", [&](const std::string& k, const nlohmann::json& v) {
+    if (k == "sessions" && v.is_array() && !v.empty()) has_sessions = true;
+  });
+  EXPECT_TRUE(has_sessions) << "a non-empty \"sessions\" array while mounted: " << r.out;
+  EXPECT_TRUE(HasString(j, "mountpoint", vol_->mountpoint())) << r.out;
+  auto daemons = vol_->DaemonPids();
+  ASSERT_EQ(daemons.size(), 1u);
+  EXPECT_TRUE(HasNumber(j, static_cast<uint64_t>(daemons[0])))
+      << "the session's pid " << daemons[0] << " should be shown: " << r.out;
+
+  // After umount the session is gone.
+  ASSERT_TRUE(vol_->Unmount());
+  r = vol_->Shoal({"status", vol_->meta_url(), "--json"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(HasString(j, "mountpoint", vol_->mountpoint())) << "stale session: " << r.out;
+}
+
+TEST_F(CliTest, InfoReportsFileLayout) {
+  ASSERT_TRUE(vol_->Format());
+  ASSERT_TRUE(vol_->Mount());
+  std::string file = vol_->mountpoint() + "/data.bin";
+  constexpr uint64_t kSize = (5 << 20) + 17;
+  ASSERT_TRUE(WriteFile(file, Pattern(kSize, 3)));
+  struct stat st;
+  ASSERT_SYS(stat(file.c_str(), &st));
+
+  auto r = vol_->Shoal({"info", file, "--json"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "not JSON: " << r.out;
+  EXPECT_TRUE(HasNumber(j, st.st_ino)) << "inode " << st.st_ino << " not shown: " << r.out;
+  EXPECT_TRUE(HasNumber(j, kSize)) << "size not shown: " << r.out;
+
+  r = vol_->Shoal({"info", file});
+  ASSERT_TRUE(r.ok()) << r.err;
+  EXPECT_NE(r.out.find(std::to_string(st.st_ino)), std::string::npos) << r.out;
+
+  r = vol_->Shoal({"info", vol_->mountpoint() + "/missing"});
+  EXPECT_TRUE(FailedSaying(r, {"no such", "not found", "does not exist"}));
+  r = vol_->Shoal({"info", tmp()});
+  EXPECT_TRUE(FailedSaying(r, {"not a shoal", "not on a shoal", "not in a shoal",
+                               "not inside a shoal", "not part of a shoal"}));
+}
+
+}  // namespace
+}  // namespace shoal::testing
