@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -46,7 +47,17 @@ std::optional<pid_t> ServerPid(const std::string& path) {
   return served["pid"].get<pid_t>();
 }
 
-bool Alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+// A process that exited but was not reaped yet (a zombie, state Z) counts as
+// gone: the serving process is re-parented when --background returns, and
+// its new parent may take a while to reap it.
+bool Alive(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
 
 Status UnmountAsRoot(const std::string& path, bool lazy) {
   if (::umount2(path.c_str(), lazy ? MNT_DETACH : 0) == 0) return OkStatus();

@@ -193,6 +193,18 @@ TYPED_TEST(MetaTest, PermissionsStickyAndSetgid) {
   EXPECT_EQ(this->CodeOf(m.Open(bob, af.ino, O_WRONLY)), Code::kAccess);
   EXPECT_TRUE(m.Open(bob, af.ino, O_RDONLY).has_value());
   ASSERT_TRUE(m.Close(af.ino).ok());
+  // Another user may only clear set-id bits (the kernel does so on their write).
+  Entry suid = this->MustCreate(tmp.ino, "suid", S_IFREG | 06777, alice);
+  SetAttrRequest clear;
+  clear.mask = kSetMode;
+  clear.mode = 0777;
+  SetAttrRequest widen = clear;
+  widen.mode = 06775;
+  EXPECT_EQ(this->CodeOf(m.SetAttr(bob, suid.ino, widen)), Code::kNotPermitted);
+  auto cleared = m.SetAttr(bob, suid.ino, clear);
+  ASSERT_TRUE(cleared.has_value()) << cleared.error().ToString();
+  EXPECT_EQ(cleared->mode, 0777u);
+  EXPECT_EQ(this->CodeOf(m.SetAttr(bob, suid.ino, clear)), Code::kNotPermitted);
   // chmod only by the owner; chown only by root.
   SetAttrRequest chmod;
   chmod.mask = kSetMode;

@@ -114,8 +114,12 @@ Result<Attr> Meta::SetAttr(const Context& ctx, Ino ino, const SetAttrRequest& re
       }
     }
     if (req.mask & kSetMode) {
-      if (!owner) return NotPermitted("only the owner may change the mode");
       uint32_t mode = req.mode & 07777;
+      // A write by another user makes the kernel clear set-user-id and
+      // set-group-id through a setattr sent as that user: allow exactly that.
+      bool only_clears_setid = (mode | S_ISUID | S_ISGID) == (a->mode | S_ISUID | S_ISGID) &&
+                               (mode & ~a->mode) == 0 && mode != a->mode;
+      if (!owner && !only_clears_setid) return NotPermitted("only the owner may change the mode");
       if (!ctx.IsRoot() && !ctx.InGroup(a->gid)) mode &= ~S_ISGID;
       a->mode = mode;
     }
