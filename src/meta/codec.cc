@@ -197,6 +197,10 @@ std::string EncodeVolume(const VolumeConfig& c) {
                       {"format_version", c.format_version},
                       {"capacity", c.capacity},
                       {"created", c.created_sec}};
+  // Credentials only when set, so a record without them says so by absence.
+  if (!c.access_key.empty()) j["access_key"] = c.access_key;
+  if (!c.secret_key.empty()) j["secret_key"] = c.secret_key;
+  if (!c.region.empty()) j["region"] = c.region;
   return j.dump();
 }
 
@@ -217,6 +221,9 @@ Result<VolumeConfig> DecodeVolume(std::string_view v) {
   str("uuid", &c.uuid);
   str("storage", &c.storage);
   str("bucket", &c.bucket);
+  str("access_key", &c.access_key);
+  str("secret_key", &c.secret_key);
+  str("region", &c.region);
   if (j.contains("block_size") && j["block_size"].is_number_unsigned()) {
     c.block_size = j["block_size"].get<uint32_t>();
   }

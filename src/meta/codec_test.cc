@@ -43,9 +43,17 @@ TEST(CodecTest, VolumeRecordKeepsVersionEvenWhenOtherFieldsAreOdd) {
   VolumeConfig c;
   c.name = "v";
   c.format_version = 7;
+  c.access_key = "AK";
+  c.secret_key = "SK";
+  c.region = "eu-west-1";
   auto d = DecodeVolume(EncodeVolume(c));
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->format_version, 7u);
+  EXPECT_EQ(d->access_key, "AK");
+  EXPECT_EQ(d->secret_key, "SK");
+  EXPECT_EQ(d->region, "eu-west-1");
+  VolumeConfig bare;
+  EXPECT_EQ(EncodeVolume(bare).find("secret"), std::string::npos);
   EXPECT_EQ(DecodeVolume("{\"name\":\"x\"}").error().code(), Code::kCorrupt);
   EXPECT_EQ(DecodeVolume("not json").error().code(), Code::kCorrupt);
 }

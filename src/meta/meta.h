@@ -125,6 +125,11 @@ struct VolumeConfig {
   uint32_t block_size = kDefaultBlockSize;
   std::string storage;          // "file", "mem", later "s3"
   std::string bucket;           // where: a directory, a bucket URL
+  // Object-store credentials, when the volume keeps them (format may leave
+  // them out so that every mount supplies them). Never print secret_key.
+  std::string access_key;
+  std::string secret_key;
+  std::string region;
   uint32_t format_version = kFormatVersion;
   uint64_t capacity = 0;        // bytes; 0 = unlimited (statfs shows 1 PiB)
   int64_t created_sec = 0;
