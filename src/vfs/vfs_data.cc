@@ -53,8 +53,8 @@ Status TooBig(uint64_t off, uint64_t len) {
                                        " + " + std::to_string(len));
 }
 
-// ReplaceChunk's answer when the chunk changed under a compaction. meta.h
-// says kConflict; meta answers kBusy (which its engine does not retry).
+// ReplaceChunk's answer when the chunk changed under a compaction (kBusy),
+// or when the engine gave up retrying a conflict.
 bool ChunkChanged(const Status& s) {
   return s.code() == Code::kConflict || s.code() == Code::kBusy;
 }
