@@ -103,7 +103,7 @@ int ErrnoOf(Code code);
 std::string_view CodeName(Code code);
 
 namespace internal {
-inline const Status& StatusOf(const Status& s) { return s; }
+inline Status StatusOf(const Status& s) { return s; }
 template <typename T>
 Status StatusOf(const Result<T>& r) {
   return r.has_value() ? Status() : r.error();
