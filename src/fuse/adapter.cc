@@ -494,7 +494,7 @@ void SetLk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* loc
     if (!l) return ReplyError(req, "setlk", ino, l.error());
     Context ctx = ContextOf(req);
     vfs::LockWait wait = sleep ? vfs::LockWait::kWait : vfs::LockWait::kNoWait;
-    ReplyStatus(req, "setlk", ino, AdapterOf(req).vfs.SetLk(ctx, ino, fi->lock_owner, *l, wait));
+    ReplyStatus(req, "setlk", ino, AdapterOf(req).vfs.SetLk(ctx, ino, fi->fh, fi->lock_owner, *l, wait));
   });
 }
 

@@ -282,14 +282,18 @@ Status Meta::StartSession(const SessionInfo& info) {
   }
   // In an engine only one process can open, every other session is dead:
   // free what they held (locks, unlinked-but-open files) now.
-  if (engine_->Exclusive()) RETURN_IF_ERROR(CleanStaleSessions(0));
+  if (engine_->Exclusive()) {
+    ASSIGN_OR_RETURN(int crashed, CleanStaleSessions(0));
+    // A crashed client's last usage changes were never stored: count anew.
+    if (crashed > 0) RETURN_IF_ERROR(RecountUsage());
+  }
   return OkStatus();
 }
 
 namespace {
 
 // Adds the pending usage to the stored counters.
-Status FlushUsage(kv::Engine& engine, Meta::Impl& impl) {
+Status AddPendingUsage(kv::Engine& engine, Meta::Impl& impl) {
   int64_t bytes, inodes;
   {
     std::lock_guard lock(impl.mu);
@@ -377,8 +381,37 @@ Status RemoveSession(kv::Engine& engine, Meta::Impl& impl, uint64_t session) {
 
 }  // namespace
 
+Status Meta::FlushUsage() { return AddPendingUsage(*engine_, *impl_); }
+
+Status Meta::RecountUsage() {
+  uint64_t bytes = 0, inodes = 0;
+  RETURN_IF_ERROR(engine_->View([&](kv::Txn& txn) -> Status {
+    bytes = inodes = 0;
+    Status bad;
+    RETURN_IF_ERROR(txn.Scan("A", "B", 0, false, [&](std::string_view, std::string_view v) {
+      auto a = codec::DecodeAttr(v);
+      if (!a) return (bad = a.error()), false;
+      ++inodes;
+      if (a->type == FileType::kFile) bytes += a->length;
+      return true;
+    }));
+    return bad;
+  }));
+  // Hold the lock across the write so that no change slips between the count
+  // and the reset of the pending changes.
+  std::lock_guard lock(impl_->mu);
+  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
+    txn.Put(codec::CounterKey(kUsedBytes), codec::EncodeU64(bytes));
+    txn.Put(codec::CounterKey(kUsedInodes), codec::EncodeU64(inodes));
+    return OkStatus();
+  }));
+  impl_->pending_bytes = 0;
+  impl_->pending_inodes = 0;
+  return OkStatus();
+}
+
 Status Meta::Heartbeat() {
-  RETURN_IF_ERROR(FlushUsage(*engine_, *impl_));
+  RETURN_IF_ERROR(AddPendingUsage(*engine_, *impl_));
   SessionInfo s;
   {
     std::lock_guard lock(impl_->mu);
@@ -393,7 +426,7 @@ Status Meta::Heartbeat() {
 }
 
 Status Meta::EndSession() {
-  RETURN_IF_ERROR(FlushUsage(*engine_, *impl_));
+  RETURN_IF_ERROR(AddPendingUsage(*engine_, *impl_));
   uint64_t session;
   {
     std::lock_guard lock(impl_->mu);
@@ -402,7 +435,7 @@ Status Meta::EndSession() {
     impl_->open_counts.clear();
   }
   RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, session));
-  return FlushUsage(*engine_, *impl_);
+  return AddPendingUsage(*engine_, *impl_);
 }
 
 Result<std::vector<SessionInfo>> Meta::ListSessions() {

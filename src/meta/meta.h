@@ -192,6 +192,14 @@ class Meta {
   Result<int> CleanStaleSessions(int64_t stale_sec);
   Result<std::vector<SessionInfo>> ListSessions();
   Result<VolumeUsage> Usage();
+  // Adds this client's usage changes to the stored counters (Heartbeat and
+  // EndSession do too). vfs calls it every second, so that a client crash
+  // loses at most that much of the counts.
+  Status FlushUsage();
+  // Sets the stored counters from the inodes themselves: one scan of every
+  // inode. StartSession does it when it finds that the previous client of an
+  // exclusive engine crashed.
+  Status RecountUsage();
 
   // --- namespace ---
   Result<Entry> Lookup(const Context& ctx, Ino parent, std::string_view name);

@@ -153,6 +153,8 @@ TYPED_TEST(MetaTest, RenameRules) {
   Entry h = this->MustCreate(kRootIno, "h");
   EXPECT_EQ(this->CodeOf(m.Rename(ctx, kRootIno, "g", kRootIno, "h", RenameFlags::kNoReplace)),
             Code::kExists);
+  EXPECT_EQ(this->CodeOf(m.Rename(ctx, kRootIno, "g", kRootIno, "g", RenameFlags::kNoReplace)),
+            Code::kExists);  // as renameat2(2): the target exists, even if it is the source
   EXPECT_TRUE(m.Rename(ctx, kRootIno, "g", kRootIno, "h", RenameFlags::kExchange).ok());
   EXPECT_EQ(m.Lookup(ctx, kRootIno, "h")->ino, f.ino);
   EXPECT_EQ(m.Lookup(ctx, kRootIno, "g")->ino, h.ino);
@@ -354,6 +356,11 @@ TYPED_TEST(MetaTest, XattrFlagsAndLimits) {
   EXPECT_EQ(m.SetXattr(bob, f.ino, "user.c", "x", XattrFlags::kAny).code(), Code::kAccess);
   EXPECT_EQ(m.SetXattr(bob, f.ino, "trusted.c", "x", XattrFlags::kAny).code(),
             Code::kNotPermitted);
+  EXPECT_EQ(m.SetXattr(this->root_, f.ino, "system.posix_acl_access", "x", XattrFlags::kAny)
+                .code(),
+            Code::kUnsupported);
+  EXPECT_EQ(this->CodeOf(m.GetXattr(this->root_, f.ino, "system.posix_acl_default")),
+            Code::kUnsupported);
 }
 
 TYPED_TEST(MetaTest, FlockAndPosixLocks) {
@@ -431,6 +438,32 @@ TYPED_TEST(MetaTest, UsageCountsBytesAndInodes) {
   ASSERT_TRUE(m.Unlink(this->root_, kRootIno, "f").ok());
   EXPECT_EQ(m.Usage()->used_bytes, 0u);
   EXPECT_EQ(m.Usage()->inodes, 1u);
+}
+
+TYPED_TEST(MetaTest, UsageIsRecountedAfterACrash) {
+  for (int i = 0; i < 5; ++i) this->MustCreate(kRootIno, "f" + std::to_string(i));
+  Entry f = this->MustCreate(kRootIno, "big");
+  ASSERT_TRUE(this->meta_->Truncate(this->root_, f.ino, 1000, false).has_value());
+  // A crash: the client goes away without storing its usage changes.
+  this->meta_.reset();
+  if (this->engine_->Exclusive()) {
+    this->engine_.reset();  // rocksdb: the next process opens the database anew
+    auto engine = TypeParam::Open(this->dir_);
+    ASSERT_TRUE(engine.has_value()) << engine.error().ToString();
+    this->engine_ = *engine;
+  }
+  auto m = Meta::Open(this->engine_);
+  ASSERT_TRUE(m.has_value());
+  ASSERT_TRUE((*m)->StartSession({}).ok());
+  // An exclusive engine recounts by itself; a shared one needs asking (fsck).
+  if (!this->engine_->Exclusive()) {
+    ASSERT_TRUE((*m)->RecountUsage().ok());
+  }
+  auto u = (*m)->Usage();
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->inodes, 7u);
+  EXPECT_EQ(u->used_bytes, 1000u);
+  EXPECT_EQ((*m)->ListSessions()->size(), this->engine_->Exclusive() ? 1u : 2u);
 }
 
 }  // namespace

@@ -330,8 +330,8 @@ Status Meta::Rename(const Context& ctx, Ino parent, std::string_view name, Ino n
     if (!src) return NotFound("no entry '" + std::string(name) + "'");
     ASSIGN_OR_RETURN(auto dst, GetEntry(txn, new_parent, new_name));
     const Ino src_ino = src->first;
-    if (dst && dst->first == src_ino) return OkStatus();  // the same file: nothing to do
     if (no_replace && dst) return Exists("'" + std::string(new_name) + "' already exists");
+    if (dst && dst->first == src_ino) return OkStatus();  // the same file: nothing to do
     if (exchange && !dst) return NotFound("no entry '" + std::string(new_name) + "' to exchange");
     ASSIGN_OR_RETURN(Attr * sa, attrs.Get(src_ino));
     Attr* da = nullptr;
@@ -474,6 +474,11 @@ enum class XattrAccess { kRead, kWrite };
 Status CheckXattr(const Context& ctx, const Attr& a, std::string_view name, XattrAccess access) {
   if (name.empty()) return Invalid("empty xattr name");
   if (name.size() > kMaxXattrName) return Status(Code::kRange, "xattr name too long");
+  // ACLs that would be stored but not enforced would mislead: refuse them,
+  // as a file system mounted without ACL support does.
+  if (name.starts_with("system.posix_acl_")) {
+    return Unsupported("POSIX ACLs are not supported; use the mode bits");
+  }
   if (name.starts_with("trusted.") && !ctx.IsRoot()) {
     return NotPermitted("trusted.* attributes are root's");
   }

@@ -155,9 +155,19 @@ void Vfs::Impl::Adjust(Ino ino, Attr* attr) {
   attr->ctime = st->mtime;
 }
 
-void Vfs::Impl::NotePosixOwner(Ino ino, uint64_t owner) {
+void Vfs::Impl::NotePosixOwner(Ino ino, uint64_t fh, uint64_t owner) {
   std::lock_guard lock(locks_mu_);
   lock_owners_[ino].posix.insert(owner);
+  handle_owners_[fh].insert(owner);
+}
+
+std::set<uint64_t> Vfs::Impl::TakeHandleOwners(uint64_t fh) {
+  std::lock_guard lock(locks_mu_);
+  auto it = handle_owners_.find(fh);
+  if (it == handle_owners_.end()) return {};
+  std::set<uint64_t> owners = std::move(it->second);
+  handle_owners_.erase(it);
+  return owners;
 }
 
 void Vfs::Impl::NoteFlockOwner(Ino ino, uint64_t owner) {
@@ -236,6 +246,8 @@ void Vfs::Impl::BackgroundLoop() {
       RetryOrphans();
       Result<size_t> done = CollectGarbage();
       if (!done) spdlog::warn("vfs: deleting freed slices: {}", done.error().ToString());
+      Status flushed = meta_.FlushUsage();
+      if (!flushed.ok()) spdlog::warn("vfs: storing usage counters: {}", flushed.ToString());
       next_gc = Clock::now() + period(options_.gc_interval_sec);
     }
     if (now >= next_beat) {
@@ -461,12 +473,12 @@ Result<meta::PosixLock> Vfs::GetLk(const Context& ctx, Ino ino, uint64_t owner,
   return meta_->GetLk(ino, owner, probe);
 }
 
-Status Vfs::SetLk(const Context& ctx, Ino ino, uint64_t owner, const meta::PosixLock& lock,
-                  LockWait wait) {
+Status Vfs::SetLk(const Context& ctx, Ino ino, uint64_t fh, uint64_t owner,
+                  const meta::PosixLock& lock, LockWait wait) {
   if (lock.start > lock.end) return Invalid("lock range ends before it starts");
   // Noted before asking, so that a close after a lock granted by a call that
   // then failed to return still releases it.
-  if (lock.type != meta::LockType::kUnlock) impl_->NotePosixOwner(ino, owner);
+  if (lock.type != meta::LockType::kUnlock) impl_->NotePosixOwner(ino, fh, owner);
   return impl_->WaitLoop(ctx, wait, [&] { return meta_->SetLk(ino, owner, lock); });
 }
 

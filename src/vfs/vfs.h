@@ -162,8 +162,11 @@ class Vfs {
   // With kWait, retries until granted or ctx.Interrupted() (kInterrupted).
   // Deadlocks are not detected (no kDeadlock yet): a waiter in a cycle waits
   // until it is interrupted.
-  Status SetLk(const Context& ctx, Ino ino, uint64_t owner, const meta::PosixLock& lock,
-               LockWait wait);
+  // `fh` is the handle the lock was taken through: its Release drops the
+  // locks of the owners it saw (open file description locks, F_OFD_SETLK, are
+  // owned by the handle, and the kernel names no owner when it closes one).
+  Status SetLk(const Context& ctx, Ino ino, uint64_t fh, uint64_t owner,
+               const meta::PosixLock& lock, LockWait wait);
   // The front end should unlock an owner's flock at the release that drops
   // it (FUSE_RELEASE_FLOCK_UNLOCK); failing that, every flock granted here
   // on an inode is dropped when its last handle here is released.

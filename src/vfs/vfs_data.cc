@@ -445,6 +445,13 @@ Status Vfs::Release(Ino ino, uint64_t fh) {
   RETURN_IF_ERROR(impl_->TakeFile(fh, ino));
   std::shared_ptr<InodeState> st = impl_->Find(ino);
   Status result = st ? impl_->Commit(ino, *st) : OkStatus();
+  // Locks owned by this handle (OFD locks) end with it. A process owner that
+  // closed its descriptors meanwhile was already released by Flush.
+  for (uint64_t owner : impl_->TakeHandleOwners(fh)) {
+    if (!impl_->TakePosixOwner(ino, owner)) continue;
+    Status s = meta_->ReleaseLocks(ino, owner, false);
+    if (result.ok()) result = s;
+  }
   bool last = st ? impl_->Unacquire(ino, st) : true;
   if (last) {
     // The last descriptor of the file here: nothing can unlock these later.

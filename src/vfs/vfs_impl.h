@@ -177,7 +177,8 @@ class Vfs::Impl {
   void RetryOrphans();
 
   // --- locks ---
-  void NotePosixOwner(Ino ino, uint64_t owner);
+  void NotePosixOwner(Ino ino, uint64_t fh, uint64_t owner);
+  std::set<uint64_t> TakeHandleOwners(uint64_t fh);
   void NoteFlockOwner(Ino ino, uint64_t owner);
   void ForgetFlockOwner(Ino ino, uint64_t owner);  // after it unlocked
   // True if owner was granted POSIX locks on ino; forgets it.
@@ -214,6 +215,8 @@ class Vfs::Impl {
 
   std::mutex locks_mu_;
   std::unordered_map<Ino, LockOwners> lock_owners_;  // guarded by locks_mu_
+  // POSIX lock owners seen through each file handle.  // guarded by locks_mu_
+  std::unordered_map<uint64_t, std::set<uint64_t>> handle_owners_;
 
   std::atomic<bool> stopping_{false};
   std::mutex bg_mu_;

@@ -508,23 +508,23 @@ TEST_F(VfsTest, PosixLocksConflictBetweenOwners) {
   auto [ino, fh] = NewFile("l");
   meta::PosixLock wl{meta::LockType::kWrite, 0, 99, 10};
   meta::PosixLock rl{meta::LockType::kRead, 50, 60, 20};
-  ASSERT_OK(vfs_->SetLk(root_, ino, 1, wl, LockWait::kNoWait));
-  EXPECT_EQ(CodeOf(vfs_->SetLk(root_, ino, 2, rl, LockWait::kNoWait)), Code::kWouldBlock);
+  ASSERT_OK(vfs_->SetLk(root_, ino, fh, 1, wl, LockWait::kNoWait));
+  EXPECT_EQ(CodeOf(vfs_->SetLk(root_, ino, fh, 2, rl, LockWait::kNoWait)), Code::kWouldBlock);
   ASSERT_OK_AND_ASSIGN(meta::PosixLock probe, vfs_->GetLk(root_, ino, 2, rl));
   EXPECT_EQ(probe.type, meta::LockType::kWrite);
   // Outside the range there is no conflict.
-  ASSERT_OK(vfs_->SetLk(root_, ino, 2, {meta::LockType::kRead, 200, 300, 20}, LockWait::kNoWait));
+  ASSERT_OK(vfs_->SetLk(root_, ino, fh, 2, {meta::LockType::kRead, 200, 300, 20}, LockWait::kNoWait));
 
   // A waiter gives up when interrupted.
   Context impatient(0, 0, 20);
   std::atomic<int> polls{0};
   impatient.SetInterruptCheck([&] { return ++polls > 3; });
-  EXPECT_EQ(CodeOf(vfs_->SetLk(impatient, ino, 2, rl, LockWait::kWait)), Code::kInterrupted);
+  EXPECT_EQ(CodeOf(vfs_->SetLk(impatient, ino, fh, 2, rl, LockWait::kWait)), Code::kInterrupted);
 
   // A waiter gets the lock once the holder closes the file (Flush of owner 1).
   std::atomic<bool> granted{false};
   std::thread waiter([&] {
-    Status s = vfs_->SetLk(root_, ino, 2, rl, LockWait::kWait);
+    Status s = vfs_->SetLk(root_, ino, fh, 2, rl, LockWait::kWait);
     EXPECT_TRUE(s.ok()) << s.ToString();
     granted = true;
   });
@@ -533,8 +533,23 @@ TEST_F(VfsTest, PosixLocksConflictBetweenOwners) {
   ASSERT_OK(vfs_->Flush(root_, ino, fh, 1));
   waiter.join();
   EXPECT_TRUE(granted.load());
-  EXPECT_EQ(CodeOf(vfs_->SetLk(root_, ino, 1, wl, LockWait::kNoWait)), Code::kWouldBlock);
+  EXPECT_EQ(CodeOf(vfs_->SetLk(root_, ino, fh, 1, wl, LockWait::kNoWait)), Code::kWouldBlock);
   ASSERT_OK(vfs_->Release(ino, fh));
+}
+
+TEST_F(VfsTest, HandleOwnedLocksEndWithTheirHandle) {
+  // An OFD lock's owner is its open file description: the kernel closes it
+  // with a Release that names no owner, while another handle stays open.
+  auto [ino, fh] = NewFile("ofd");
+  ASSERT_OK_AND_ASSIGN(OpenResult other, vfs_->Open(root_, ino, O_RDWR));
+  meta::PosixLock wl{meta::LockType::kWrite, 0, UINT64_MAX, 0};
+  constexpr uint64_t kOfdOwnerA = 0xa, kOfdOwnerB = 0xb;
+  ASSERT_OK(vfs_->SetLk(root_, ino, fh, kOfdOwnerA, wl, LockWait::kNoWait));
+  EXPECT_EQ(CodeOf(vfs_->SetLk(root_, ino, other.fh, kOfdOwnerB, wl, LockWait::kNoWait)),
+            Code::kWouldBlock);
+  ASSERT_OK(vfs_->Release(ino, fh));
+  ASSERT_OK(vfs_->SetLk(root_, ino, other.fh, kOfdOwnerB, wl, LockWait::kNoWait));
+  ASSERT_OK(vfs_->Release(ino, other.fh));
 }
 
 TEST_F(VfsTest, FlockConflictsAndIsDroppedAtLastRelease) {
