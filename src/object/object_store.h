@@ -2,8 +2,9 @@
 // key; shoal never modifies an object in place, it writes new ones.
 //
 // Implementations: mem (tests), file (a local directory), fault (wraps another
-// and injects failures), and later s3. They are chosen by URL with
-// OpenObjectStore(): "mem://", "file:///var/lib/shoal/data".
+// and injects failures), and s3 (object/s3/s3_store.h: any S3-compatible
+// store). They are chosen by URL with OpenObjectStore(): "mem://",
+// "file:///var/lib/shoal/data", "s3://host:port/bucket", "https://host/bucket".
 //
 // Threading: every method may be called from many threads at once.
 // Failures: kNotFound for a missing key (Get, Head, Delete of a missing key is
@@ -72,9 +73,11 @@ class ObjectStore {
   virtual Result<ListResult> List(const ListOptions& options) = 0;
 };
 
-// Opens a store from a URL: "mem://" (a fresh, empty store each call) or
-// "file:///abs/dir" (the directory is created if missing). An unknown scheme
-// or a malformed URL is kInvalid with a message listing the forms accepted.
+// Opens a store from a URL: "mem://" (a fresh, empty store each call),
+// "file:///abs/dir" (the directory is created if missing), or an S3 URL
+// (credentials from the URL or the environment; object/s3/s3_options.h has
+// an overload that takes them). An unknown scheme or a malformed URL is
+// kInvalid with a message listing the forms accepted.
 Result<std::shared_ptr<ObjectStore>> OpenObjectStore(std::string_view url);
 
 }  // namespace shoal::object
