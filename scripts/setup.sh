@@ -15,7 +15,7 @@ PACKAGES=(
   libzstd-dev liblz4-dev libxxhash-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format clang-tidy
+  clang-format clang-tidy clang-tidy-19
   attr acl psmisc
 )
 
@@ -50,6 +50,44 @@ else
   "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" ||
     die "apt-get install failed for: ${missing[*]}"
   log "installed: ${missing[*]}"
+fi
+
+# --- Test tools from npm ------------------------------------------------------
+# s3rver, an S3 server for the tests (loopback only), goes into a tools
+# directory outside the repository: /opt/shoal-test-tools for root, else
+# ~/.cache/shoal-test-tools, or $SHOAL_TEST_TOOLS. scripts/test.sh looks in
+# the same place.
+S3RVER_VERSION=3.7.1
+if [[ -n "${SHOAL_TEST_TOOLS:-}" ]]; then
+  TOOLS_DIR=$SHOAL_TEST_TOOLS
+elif [[ $(id -u) -eq 0 ]]; then
+  TOOLS_DIR=/opt/shoal-test-tools
+else
+  TOOLS_DIR=$HOME/.cache/shoal-test-tools
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  # Only when missing: a node installed some other way (with its own npm)
+  # must not be replaced by Debian's.
+  log "node or npm is missing: installing nodejs and npm from Debian"
+  if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -q || die "apt-get update failed (is the network or the mirror reachable?)"
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends nodejs npm ||
+    die "apt-get install failed for: nodejs npm"
+fi
+
+installed_s3rver=$(node -p "require('$TOOLS_DIR/node_modules/s3rver/package.json').version" \
+                   2>/dev/null || true)
+if [[ "$installed_s3rver" == "$S3RVER_VERSION" && -x "$TOOLS_DIR/node_modules/.bin/s3rver" ]]; then
+  log "s3rver $S3RVER_VERSION is installed in $TOOLS_DIR"
+else
+  log "installing s3rver $S3RVER_VERSION into $TOOLS_DIR (npm)"
+  mkdir -p "$TOOLS_DIR" || die "cannot create $TOOLS_DIR: set SHOAL_TEST_TOOLS to a writable directory"
+  npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --save-exact --loglevel=error \
+      "s3rver@$S3RVER_VERSION" ||
+    die "npm install of s3rver@$S3RVER_VERSION failed (is the npm registry reachable?)"
+  log "installed s3rver $S3RVER_VERSION"
 fi
 
 # Mounting needs the FUSE device; building and unit tests do not.

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test with ctest.
 #
-#   scripts/test.sh            all labels: unit, model, mount, crash
+#   scripts/test.sh            all labels: unit, model, mount, crash, s3
 #   scripts/test.sh --fast     only the in-process unit tests (-L unit)
 #   scripts/test.sh -- ARGS    extra ctest arguments, e.g. -- -R Posix
 #
 # The mount and crash tests need root and /dev/fuse (they skip, saying why,
-# otherwise). Each test formats and mounts its own volume in its own temp dir,
-# so ctest runs two at a time. Exits non-zero if any test failed.
+# otherwise). An S3 server (s3rver) is started for the s3 tests, which also
+# run the mount and crash tests on S3 volumes. Each test formats and mounts
+# its own volume in its own temp dir, so ctest runs two at a time. Exits
+# non-zero if any test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,7 @@ while (($#)); do
   case "$1" in
     --fast) FAST=1 ;;
     --) shift; CTEST_EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "[test] unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -49,7 +51,8 @@ cleanup() {
   local proc cmd
   for proc in /proc/[0-9]*; do
     [[ "${proc#/proc/}" != "$$" ]] || continue
-    cmd=$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null) || continue
+    # A process may exit between the glob and the read: say nothing then.
+    cmd=$({ tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null) || continue
     if [[ "$cmd" == *"$SHOAL_TEST_TMPDIR/"* ]]; then
       echo "[test] killing a process left by a test: ${proc#/proc/} $cmd"
       kill -9 "${proc#/proc/}" 2>/dev/null || true
@@ -64,23 +67,109 @@ cleanup() {
 # --- Test services ----------------------------------------------------------
 # Servers that tests talk to (an S3 server, redis, PostgreSQL) are started
 # here, on 127.0.0.1 only, and their addresses exported for the tests.
-start_services() {
-  :
+#
+# s3rver (installed by setup.sh) keeps its buckets in a temp dir that is
+# removed with it. It checks the access key id (S3RVER) but not signatures.
+# Without --openssl-legacy-provider its paginated listings fail with HTTP 500.
+if [[ -n "${SHOAL_TEST_TOOLS:-}" ]]; then
+  TOOLS_DIR=$SHOAL_TEST_TOOLS
+elif [[ $(id -u) -eq 0 ]]; then
+  TOOLS_DIR=/opt/shoal-test-tools
+else
+  TOOLS_DIR=$HOME/.cache/shoal-test-tools
+fi
+S3RVER_PID=""
+S3RVER_DIR=""
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  local port tries
+  for ((tries = 0; tries < 50; tries++)); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
 }
+
+# Whether an HTTP server answers on 127.0.0.1:$1.
+http_answers() {
+  (
+    local line=""
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    IFS= read -r -t 2 line <&3 || true
+    [[ "$line" == HTTP/* ]]
+  ) 2>/dev/null
+}
+
+start_s3rver() {
+  local bin="$TOOLS_DIR/node_modules/.bin/s3rver" port attempt i
+  if [[ ! -x "$bin" ]]; then
+    echo "[test] error: s3rver is not installed in $TOOLS_DIR (scripts/setup.sh installs it)" >&2
+    return 1
+  fi
+  S3RVER_DIR=$(mktemp -d /tmp/shoal-s3rver.XXXXXX)
+  for ((attempt = 0; attempt < 3; attempt++)); do
+    port=$(free_port) || { echo "[test] error: no free port for s3rver" >&2; return 1; }
+    NODE_OPTIONS=--openssl-legacy-provider "$bin" -d "$S3RVER_DIR/data" -a 127.0.0.1 \
+      -p "$port" --silent >"$S3RVER_DIR/log" 2>&1 &
+    S3RVER_PID=$!
+    for ((i = 0; i < 100; i++)); do
+      if http_answers "$port"; then
+        export SHOAL_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+        export SHOAL_TEST_S3_ACCESS_KEY=S3RVER
+        export SHOAL_TEST_S3_SECRET_KEY=S3RVER
+        echo "[test] s3rver (pid $S3RVER_PID) serves $SHOAL_TEST_S3_ENDPOINT"
+        return 0
+      fi
+      kill -0 "$S3RVER_PID" 2>/dev/null || break  # exited: the port was taken, try another
+      sleep 0.1
+    done
+    kill "$S3RVER_PID" 2>/dev/null || true
+    wait "$S3RVER_PID" 2>/dev/null || true
+    S3RVER_PID=""
+  done
+  echo "[test] error: s3rver did not start; its log:" >&2
+  cat "$S3RVER_DIR/log" >&2 || true
+  return 1
+}
+
+start_services() {
+  if ! start_s3rver; then
+    if [[ "${CI:-}" == true ]]; then
+      echo "[test] error: CI needs the S3 server for the s3 tests" >&2
+      exit 1
+    fi
+    echo "[test] warning: no S3 server: the s3 tests will skip" >&2
+  fi
+}
+
 stop_services() {
-  :
+  if [[ -n "$S3RVER_PID" ]]; then
+    kill "$S3RVER_PID" 2>/dev/null || true
+    wait "$S3RVER_PID" 2>/dev/null || true
+    S3RVER_PID=""
+  fi
+  if [[ -n "$S3RVER_DIR" ]]; then
+    rm -rf -- "$S3RVER_DIR"
+    S3RVER_DIR=""
+  fi
 }
 # ----------------------------------------------------------------------------
 
 trap cleanup EXIT
-start_services
+# The unit tests need no servers.
+((FAST)) || start_services
 
 CTEST_ARGS=(--test-dir "$BUILD_DIR" --output-on-failure -j 2 --timeout 600 --no-tests=error)
 if ((FAST)); then
   CTEST_ARGS+=(-L unit)
   echo "[test] running the unit tests"
 else
-  echo "[test] running all tests (unit, model, mount, crash)"
+  echo "[test] running all tests (unit, model, mount, crash, s3)"
 fi
 [[ $(id -u) -eq 0 ]] || echo "[test] note: not root, so the mount and crash tests will skip"
 
@@ -91,13 +180,16 @@ set -e
 
 total=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+:' "$LOG" || true)
 passed=$(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+:' "$LOG" | grep -cE ' Passed +[0-9.]+ sec' || true)
-skipped=$(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+:' "$LOG" | grep -c '\*\*\*Skipped' || true)
+# Skipped: a test that skipped itself (GTEST_SKIP), or one marked DISABLED.
+skipped=$(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+:' "$LOG" |
+          grep -cE '\*\*\*Skipped|\*\*\*Not Run \(Disabled\)' || true)
 failed=$((total - passed - skipped))
 echo
 echo "[test] log: $LOG"
 if ((skipped)); then
   echo "[test] skipped tests (see the log for why):"
-  grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+:' "$LOG" | grep '\*\*\*Skipped' |
+  grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+:' "$LOG" |
+    grep -E '\*\*\*Skipped|\*\*\*Not Run \(Disabled\)' |
     sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+).*/  \1/'
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/storage.h"
 #include "common/status.h"
 
 namespace shoal::cli {
@@ -23,8 +24,10 @@ void PrintError(std::string_view cmd, std::string_view message);
 struct FormatArgs {
   std::string meta_url;
   std::string name;
-  std::string storage;  // file, mem
-  std::string bucket;   // a directory for file
+  std::string storage;  // file, s3, mem
+  std::string bucket;   // a directory for file, a bucket URL for s3
+  StoreFlags store;     // s3 credentials and region
+  bool no_store_secrets = false;
   std::string block_size = "4M";
   std::string capacity = "0";
   bool json = false;
@@ -40,6 +43,7 @@ struct MountArgs {
   unsigned threads = 16;
   std::string log;  // empty: stderr in the foreground, DefaultLogPath() in the background
   bool debug_fuse = false;
+  StoreFlags store;  // override the volume's stored s3 credentials and region
   bool json = false;
 };
 int RunMount(const MountArgs& args);
@@ -69,5 +73,18 @@ struct InfoArgs {
   bool json = false;
 };
 int RunInfo(const InfoArgs& args);
+
+struct ObjbenchArgs {
+  std::string storage;  // file, s3, mem
+  std::string bucket;
+  StoreFlags store;
+  uint64_t small_count = 1000;
+  uint64_t large_count = 32;
+  std::string small_size = "4K";
+  std::string large_size = "4M";
+  unsigned threads = 8;
+  bool json = false;
+};
+int RunObjbench(const ObjbenchArgs& args);
 
 }  // namespace shoal::cli

@@ -13,6 +13,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/storage.h"
 #include "cli/volume.h"
 #include "common/url.h"
 #include "fuse/info.h"
@@ -41,6 +42,9 @@ class DirUndo {
   DirUndo(const DirUndo&) = delete;
   DirUndo& operator=(const DirUndo&) = delete;
 
+  // Whether the directory did not exist before.
+  bool created() const { return state_ == State::kMissing; }
+
   // Puts the directory back as it was; errors are ignored (best effort).
   void Undo() {
     if (path_.empty()) return;
@@ -58,38 +62,17 @@ class DirUndo {
   State state_ = State::kNonEmpty;
 };
 
-// Writes, reads back and deletes one object, so that a store that does not
-// work is found before a volume points at it.
-Status ProbeStore(object::ObjectStore& store, const std::string& volume) {
-  std::string key = volume + "/.format-probe-" + std::to_string(::getpid());
-  std::string data = "shoal format probe " +
-                     std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  auto fail = [&](std::string_view step, const Status& s) {
-    return Status(s.code(), "the object store " + store.Describe() + " does not work (" +
-                                std::string(step) + " of a probe object failed: " + s.message() +
-                                "): check that it exists and is writable");
-  };
-  if (Status s = store.Put(key, data); !s.ok()) return fail("writing", s);
-  Result<std::string> got = store.Get(key);
-  if (!got) return fail("reading", got.error());
-  if (*got != data) {
-    return fail("reading",
-                IoError("read back " + std::to_string(got->size()) +
-                        " bytes that differ from the " + std::to_string(data.size()) + " written"));
-  }
-  if (Status s = store.Delete(key); !s.ok()) return fail("deleting", s);
-  return OkStatus();
-}
-
 struct Request {
   meta::VolumeConfig config;
-  std::string store_url;
+  StoreSpec store;
   std::string db_dir;      // the RocksDB directory, when the meta URL names one
   std::string bucket_dir;  // the data directory, for storage file
   std::string meta_shown;  // the meta URL with any password hidden
+  bool secrets_stored = false;
+  std::string credentials_note;  // why credentials were not stored, for the user
 };
 
-Result<Request> Validate(const FormatArgs& a) {
+Result<Request> Validate(const FormatArgs& a, const EnvLookup& env) {
   Request r;
   RETURN_IF_ERROR(CheckMetaUrl(a.meta_url));
   if (a.meta_url.starts_with("mem:")) {
@@ -102,21 +85,47 @@ Result<Request> Validate(const FormatArgs& a) {
   RETURN_IF_ERROR(CheckVolumeName(a.name));
   r.config.name = a.name;
 
-  if (a.storage == "s3") {
-    return Unsupported("storage 's3' is not supported yet: use --storage file");
+  bool s3_flags = !a.store.access_key.empty() || !a.store.secret_key.empty() ||
+                  !a.store.region.empty() || a.no_store_secrets;
+  if (a.storage != "s3" && s3_flags) {
+    return Invalid(
+        "--access-key, --secret-key, --region and --no-store-secrets are for "
+        "--storage s3 only");
   }
-  if (a.storage == "file") {
+  r.store.storage = a.storage;
+  if (a.storage == "s3") {
+    if (auto parsed = ParseS3Bucket(a.bucket); !parsed) return parsed.error();
+    ASSIGN_OR_RETURN(r.store.credentials, ResolveCredentials(a.store, env, nullptr));
+    if (r.store.credentials.empty()) {
+      return Invalid(
+          "storage s3 needs credentials: give --access-key and --secret-key, or set "
+          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    }
+    r.store.bucket = CanonicalBucket(a.bucket);
+    r.store.region = ResolveRegion(r.store.bucket, a.store.region, env, /*use_env=*/true);
+    r.config.bucket = r.store.bucket;
+    r.config.region = r.store.region;
+    if (a.no_store_secrets) {
+      r.credentials_note = "not stored (--no-store-secrets)";
+    } else if (!r.store.credentials.session_token.empty()) {
+      // Temporary credentials expire: a mount days later could not use them.
+      r.credentials_note = "not stored: temporary credentials (AWS_SESSION_TOKEN) expire";
+    } else {
+      r.config.access_key = r.store.credentials.access_key;
+      r.config.secret_key = r.store.credentials.secret_key;
+      r.secrets_stored = true;
+    }
+  } else if (a.storage == "file") {
     if (a.bucket.empty()) {
       return Invalid("--bucket is required for storage file: give the directory to keep data in");
     }
     r.bucket_dir = fuse::AbsolutePath(a.bucket);
     r.config.bucket = r.bucket_dir;
-    r.store_url = "file://" + r.bucket_dir;
+    r.store.bucket = r.bucket_dir;
   } else if (a.storage == "mem") {
     // Data in memory lives as long as the mount: for tests and trials only.
-    r.store_url = "mem://";
   } else {
-    return Invalid("storage '" + a.storage + "' is unknown: use file (or mem for trials)");
+    return Invalid("storage '" + a.storage + "' is unknown: use " + std::string(kStorageKinds));
   }
   r.config.storage = a.storage;
 
@@ -129,8 +138,10 @@ Result<Request> Validate(const FormatArgs& a) {
   return r;
 }
 
-// Does the work; the caller undoes the directories on failure.
-Result<meta::VolumeConfig> DoFormat(const FormatArgs& a, const Request& r) {
+// Does the work; the caller undoes the directories on failure. The object
+// store is checked before the volume record is written, so a failure leaves
+// no volume behind.
+Result<meta::VolumeConfig> DoFormat(const FormatArgs& a, const Request& r, bool* bucket_created) {
   ASSIGN_OR_RETURN(std::shared_ptr<kv::Engine> engine, kv::OpenKv(a.meta_url, /*create=*/true));
   Result<meta::VolumeConfig> existing = meta::Meta::Load(*engine);
   if (existing) {
@@ -139,14 +150,9 @@ Result<meta::VolumeConfig> DoFormat(const FormatArgs& a, const Request& r) {
   }
   if (existing.error().code() != Code::kNotFound) return existing.error();
 
-  Result<std::shared_ptr<object::ObjectStore>> opened = object::OpenObjectStore(r.store_url);
-  if (!opened) {
-    return Status(opened.error().code(),
-                  "the object store cannot be opened: " + opened.error().message() +
-                      ": check --storage and --bucket");
-  }
-  std::shared_ptr<object::ObjectStore> store = std::move(*opened);
-  RETURN_IF_ERROR(ProbeStore(*store, r.config.name));
+  ASSIGN_OR_RETURN(std::shared_ptr<object::ObjectStore> store,
+                   OpenStore(r.store, /*create_bucket=*/true, bucket_created));
+  RETURN_IF_ERROR(ProbeStore(*store, r.store, r.config.name + "/", /*require_empty=*/true));
 
   if (Status s = meta::Meta::Format(*engine, r.config); !s.ok()) {
     if (s.code() == Code::kExists) {
@@ -162,7 +168,7 @@ Result<meta::VolumeConfig> DoFormat(const FormatArgs& a, const Request& r) {
 
 int RunFormat(const FormatArgs& a) {
   constexpr std::string_view kCmd = "format";
-  Result<Request> r = Validate(a);
+  Result<Request> r = Validate(a, ProcessEnv());
   if (!r) {
     PrintError(kCmd, r.error());
     return kExitError;
@@ -170,29 +176,58 @@ int RunFormat(const FormatArgs& a) {
   DirUndo db_undo(r->db_dir);
   DirUndo bucket_undo(r->bucket_dir);
   // DoFormat's engine is closed when it returns, so the undo may remove its files.
-  Result<meta::VolumeConfig> config = DoFormat(a, *r);
+  bool bucket_created = false;
+  Result<meta::VolumeConfig> config = DoFormat(a, *r, &bucket_created);
   if (!config) {
     bucket_undo.Undo();
     db_undo.Undo();
-    PrintError(kCmd, config.error());
+    std::string message = config.error().message();
+    if (bucket_created) {
+      // The S3 client has no way to remove a bucket; say what is left.
+      message += " (the bucket was created by this command and is left, empty)";
+    }
+    PrintError(kCmd, message);
     return kExitError;
+  }
+  if (r->secrets_stored && db_undo.created()) {
+    // The record holds a secret: keep the database this command created
+    // readable by its owner only.
+    std::error_code ec;
+    fs::permissions(r->db_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   }
 
   const meta::VolumeConfig& c = *config;
+  std::string credentials;
+  if (c.storage == "s3") {
+    credentials = r->secrets_stored
+                      ? "access key " + RedactAccessKey(c.access_key) + " stored in the volume"
+                      : r->credentials_note +
+                            ": every mount needs --access-key and --secret-key, or "
+                            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+  }
   if (a.json) {
     nlohmann::json j = {{"name", c.name},         {"uuid", c.uuid},
                         {"meta", r->meta_shown},  {"storage", c.storage},
                         {"bucket", c.bucket},     {"block_size", c.block_size},
                         {"capacity", c.capacity}, {"format_version", c.format_version}};
+    if (c.storage == "s3") {
+      j["region"] = c.region;
+      j["access_key"] = RedactAccessKey(r->store.credentials.access_key);
+      j["secrets_stored"] = r->secrets_stored;
+    }
     std::cout << fuse::DumpJson(j, 2) << "\n";
     return kExitOk;
   }
   std::cout << "formatted volume " << c.name << "\n"
-            << "  uuid        " << c.uuid << "\n"
-            << "  meta        " << r->meta_shown << "\n"
-            << "  storage     " << c.storage << (c.bucket.empty() ? "" : " " + c.bucket) << "\n"
-            << "  block size  " << FormatBytes(c.block_size) << "\n"
-            << "  capacity    " << (c.capacity == 0 ? "unlimited" : FormatBytes(c.capacity))
+            << "  uuid         " << c.uuid << "\n"
+            << "  meta         " << r->meta_shown << "\n"
+            << "  storage      " << c.storage << (c.bucket.empty() ? "" : " " + c.bucket) << "\n";
+  if (c.storage == "s3") {
+    std::cout << "  region       " << c.region << "\n"
+              << "  credentials  " << credentials << "\n";
+  }
+  std::cout << "  block size   " << FormatBytes(c.block_size) << "\n"
+            << "  capacity     " << (c.capacity == 0 ? "unlimited" : FormatBytes(c.capacity))
             << "\n";
   return kExitOk;
 }

@@ -17,6 +17,24 @@ namespace {
 constexpr const char* kMetaUrlHelp =
     "where the volume's metadata lives: rocksdb:///absolute/dir (one process at a time)";
 
+// --access-key, --secret-key and --region, for the commands that open an s3
+// store. A mount uses what the volume stores unless these (or, for the keys,
+// the AWS_* variables) are given.
+void AddStoreFlags(CLI::App& cmd, StoreFlags& flags, bool mount) {
+  std::string keys_default =
+      mount ? "; default $AWS_ACCESS_KEY_ID, else the volume's" : "; default $AWS_ACCESS_KEY_ID";
+  std::string secret_default = mount ? "; default $AWS_SECRET_ACCESS_KEY, else the volume's"
+                                     : "; default $AWS_SECRET_ACCESS_KEY";
+  cmd.add_option("--access-key", flags.access_key, "for s3: the access key id" + keys_default);
+  cmd.add_option("--secret-key", flags.secret_key,
+                 "for s3: the secret access key" + secret_default +
+                     " (prefer the variable: other users can see a command line)");
+  cmd.add_option("--region", flags.region,
+                 mount ? "for s3: the region to sign requests for; default the volume's"
+                       : "for s3: the region to sign requests for; default $AWS_REGION, else "
+                         "taken from the endpoint, else us-east-1");
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"shoal: a POSIX file system whose data lives in object storage", "shoal"};
   app.set_version_flag("--version", SHOAL_VERSION);
@@ -35,11 +53,17 @@ int Main(int argc, char** argv) {
       ->required();
   format
       ->add_option("--storage", format_args.storage,
-                   "where file data lives: file (a local directory) or mem (in memory, lost at "
-                   "unmount: for trials); s3 comes later")
+                   "where file data lives: file (a local directory), s3 (an S3-compatible "
+                   "bucket) or mem (in memory, lost at unmount: for trials)")
       ->required();
   format->add_option("--bucket", format_args.bucket,
-                     "for --storage file: the directory that keeps the data (created if missing)");
+                     "for file: the directory that keeps the data (created if missing); for s3: "
+                     "the bucket as a URL, e.g. https://s3.us-east-1.amazonaws.com/BUCKET or "
+                     "http://127.0.0.1:9000/BUCKET (created if missing)");
+  AddStoreFlags(*format, format_args.store, /*mount=*/false);
+  format->add_flag("--no-store-secrets", format_args.no_store_secrets,
+                   "for s3: keep the access key and secret out of the volume record; every "
+                   "mount must then give them (flags or environment)");
   format
       ->add_option("--block-size", format_args.block_size,
                    "largest object a file's data is cut into: a power of two from 64K to 64M")
@@ -79,6 +103,7 @@ int Main(int argc, char** argv) {
                     "/var/log/shoal/VOLUME.log for root, else $XDG_RUNTIME_DIR/shoal/VOLUME.log "
                     "or /tmp/shoal-UID/VOLUME.log");
   mount->add_flag("--debug-fuse", mount_args.debug_fuse, "log every FUSE request (very verbose)");
+  AddStoreFlags(*mount, mount_args.store, /*mount=*/true);
   mount->add_flag("--json", mount_args.json, "print the mount (volume, pid, log) as JSON");
 
   UmountArgs umount_args;
@@ -112,6 +137,31 @@ int Main(int argc, char** argv) {
   info->add_flag("--objects", info_args.objects, "list every object key");
   info->add_flag("--json", info_args.json, "print JSON (always with object keys)");
 
+  ObjbenchArgs bench_args;
+  CLI::App* bench = app.add_subcommand(
+      "objbench",
+      "Measure an object store: put, get, head, list and delete of small and large objects "
+      "(throughput and latency); everything written is deleted again");
+  bench
+      ->add_option("--storage", bench_args.storage,
+                   "the kind of store: file, s3 or mem (see 'shoal format --help')")
+      ->required();
+  bench->add_option("--bucket", bench_args.bucket,
+                    "a directory for file, a bucket URL for s3 (as for format); objects go under "
+                    "a fresh prefix objbench-*/");
+  AddStoreFlags(*bench, bench_args.store, /*mount=*/false);
+  bench->add_option("--small-count", bench_args.small_count, "how many small objects")
+      ->capture_default_str();
+  bench->add_option("--large-count", bench_args.large_count, "how many large objects")
+      ->capture_default_str();
+  bench->add_option("--small-size", bench_args.small_size, "size of a small object")
+      ->capture_default_str();
+  bench->add_option("--large-size", bench_args.large_size, "size of a large object")
+      ->capture_default_str();
+  bench->add_option("--threads", bench_args.threads, "requests in flight at once")
+      ->capture_default_str();
+  bench->add_flag("--json", bench_args.json, "print the results as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -129,6 +179,7 @@ int Main(int argc, char** argv) {
   if (*umount) return RunUmount(umount_args);
   if (*status) return RunStatus(status_args);
   if (*info) return RunInfo(info_args);
+  if (*bench) return RunObjbench(bench_args);
   PrintError("", "a command is required: run 'shoal --help'");
   return kExitError;
 }

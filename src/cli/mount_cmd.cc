@@ -28,6 +28,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/storage.h"
 #include "cli/volume.h"
 #include "fuse/info.h"
 #include "fuse/mount.h"
@@ -161,12 +162,19 @@ Status Serve(const MountArgs& a, const std::string& mountpoint, const std::strin
   spdlog::info("shoal {} mounting volume {} ({}) from {} on {}", SHOAL_VERSION, config.name,
                config.uuid, a.meta_url, mountpoint);
 
-  ASSIGN_OR_RETURN(std::string store_url, ObjectStoreUrl(config));
+  ASSIGN_OR_RETURN(StoreSpec spec, VolumeStoreSpec(config, a.store, ProcessEnv()));
   if (config.storage == "mem") {
     spdlog::warn("volume {} keeps its data in memory: file contents are lost at unmount",
                  config.name);
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<object::ObjectStore> store, object::OpenObjectStore(store_url));
+  // For s3 this checks the bucket and the credentials (one request), so that
+  // a bucket or keys that no longer work fail the mount with a message
+  // instead of every read with EIO.
+  ASSIGN_OR_RETURN(std::shared_ptr<object::ObjectStore> store,
+                   OpenStore(spec, /*create_bucket=*/false));
+  if (spec.storage == "s3") {
+    spdlog::info("object store {}, {}", store->Describe(), spec.credentials.Describe());
+  }
 
   meta::SessionInfo session;
   char host[256] = {};

@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/storage.h"
 #include "cli/volume.h"
 #include "fuse/info.h"
 #include "fuse/mountpoint.h"
@@ -39,9 +40,27 @@ T Get(const json& j, const char* key, T fallback) {
   const json& v = j[key];
   if constexpr (std::is_same_v<T, std::string>) {
     return v.is_string() ? v.get<std::string>() : fallback;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return v.is_boolean() ? v.get<bool>() : fallback;
   } else {
     return v.is_number() ? v.get<T>() : fallback;
   }
+}
+
+// The region and key lines of an s3 volume (status from a meta URL only:
+// the volume record is at hand there).
+std::string S3Lines(const json& v) {
+  std::string out;
+  if (v.contains("region")) out += "  region    " + Get<std::string>(v, "region", "") + "\n";
+  if (v.contains("secrets_stored")) {
+    out += "  keys      ";
+    out += Get<bool>(v, "secrets_stored", false)
+               ? "access key " + Get<std::string>(v, "access_key", "") +
+                     " and its secret stored in the volume"
+               : std::string("none stored: mounts take them from flags or the environment");
+    out += "\n";
+  }
+  return out;
 }
 
 void PrintHuman(const json& status) {
@@ -55,7 +74,8 @@ void PrintHuman(const json& status) {
             << "  uuid      " << Get<std::string>(v, "uuid", "?") << "\n"
             << "  storage   " << Get<std::string>(v, "storage", "?")
             << (bucket.empty() ? "" : " " + bucket) << "\n"
-            << "  block     " << FormatBytes(Get<uint64_t>(v, "block_size", 0)) << "\n"
+            << S3Lines(v) << "  block     " << FormatBytes(Get<uint64_t>(v, "block_size", 0))
+            << "\n"
             << "  capacity  " << (capacity == 0 ? "unlimited" : FormatBytes(capacity)) << "\n"
             << "  format    version " << Get<uint64_t>(v, "format_version", 0) << "\n"
             << "  created   " << UtcTime(Get<int64_t>(v, "created_sec", 0)) << "\n";
@@ -88,7 +108,17 @@ Result<json> StatusFromUrl(const std::string& url) {
                                   "RocksDB lets only one process open it: run 'shoal status "
                                   "MOUNTPOINT' against the mount instead"));
   ASSIGN_OR_RETURN(std::unique_ptr<meta::Meta> meta, OpenVolume(engine, url));
-  return fuse::VolumeStatus(*meta);
+  ASSIGN_OR_RETURN(json status, fuse::VolumeStatus(*meta));
+  const meta::VolumeConfig& c = meta->config();
+  if (c.storage == "s3" && status.contains("volume") && status["volume"].is_object()) {
+    // The access key id only redacted, the secret never: whoever can run
+    // status may not be whoever may use the bucket.
+    json& v = status["volume"];
+    v["region"] = c.region;
+    v["access_key"] = RedactAccessKey(c.access_key);
+    v["secrets_stored"] = !c.secret_key.empty();
+  }
+  return status;
 }
 
 }  // namespace

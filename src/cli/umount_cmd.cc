@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -49,14 +50,26 @@ std::optional<pid_t> ServerPid(const std::string& path) {
 
 // A process that exited but was not reaped yet (a zombie, state Z) counts as
 // gone: the serving process is re-parented when --background returns, and
-// its new parent may take a while to reap it.
+// its new parent may take a while to reap it. But only once its other
+// threads are gone too: the main thread turns zombie as soon as it exits,
+// while the descriptors it shares with the rest (and the metadata lock on
+// one of them) are released when the last thread has exited.
 bool Alive(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno != EPERM) return false;
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   if (!std::getline(stat, line)) return false;
   size_t paren = line.rfind(')');
-  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+  if (paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z') {
+    return true;
+  }
+  std::error_code ec;
+  int threads = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++threads;
+  }
+  return threads > 1;
 }
 
 Status UnmountAsRoot(const std::string& path, bool lazy) {

@@ -69,19 +69,6 @@ Result<std::unique_ptr<meta::Meta>> OpenVolume(std::shared_ptr<kv::Engine> engin
   return m.error();
 }
 
-Result<std::string> ObjectStoreUrl(const meta::VolumeConfig& config) {
-  if (config.storage == "file") {
-    if (config.bucket.empty() || config.bucket.front() != '/') {
-      return Corrupt("volume '" + config.name + "' has storage file but bucket '" + config.bucket +
-                     "' is not an absolute directory: the volume record is damaged");
-    }
-    return "file://" + config.bucket;
-  }
-  if (config.storage == "mem") return std::string("mem://");
-  return Unsupported("volume '" + config.name + "' keeps its data in storage '" + config.storage +
-                     "', which this build of shoal does not support yet: use a newer shoal");
-}
-
 Result<nlohmann::json> ReadJsonXattr(const std::string& path, std::string_view name_view) {
   std::string name(name_view);
   auto fail = [&](int err) -> Status {

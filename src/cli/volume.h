@@ -25,10 +25,6 @@ Result<std::shared_ptr<kv::Engine>> OpenMetaEngine(std::string_view url,
 Result<std::unique_ptr<meta::Meta>> OpenVolume(std::shared_ptr<kv::Engine> engine,
                                                std::string_view url);
 
-// The URL of a volume's object store: "file://" + bucket for file, "mem://"
-// for mem; kUnsupported for storage kinds this build lacks.
-Result<std::string> ObjectStoreUrl(const meta::VolumeConfig& config);
-
 // The mountpoints of the shoal mounts in this mount namespace, for hints.
 std::vector<std::string> ShoalMounts();
 

@@ -1,11 +1,16 @@
 // The command line on bad input: each mistake gets a non-zero exit, a
 // message that names the problem, and no change to anything. And the fields
 // that `shoal status` and `shoal info` report.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <initializer_list>
@@ -104,7 +109,7 @@ class CliTest : public ScratchTest {
   void SetUp() override {
     ScratchTest::SetUp();
     if (IsSkipped() || HasFailure() || tmp().empty()) return;
-    vol_ = std::make_unique<Volume>(tmp() + "/a");
+    vol_ = std::make_unique<Volume>(tmp() + "/a", "vol", TestStorage::kFile);
   }
 
   // The mountpoint is not mounted and no daemon serves it.
@@ -329,6 +334,282 @@ TEST_F(CliTest, InfoReportsFileLayout) {
   r = vol_->Shoal({"info", tmp()});
   EXPECT_TRUE(FailedSaying(r, {"not a shoal", "not on a shoal", "not in a shoal",
                                "not inside a shoal", "not part of a shoal"}));
+}
+
+// ---------------------------------------------------------------------------
+// S3 volumes and objbench. The tests that talk to a server use the one
+// scripts/test.sh starts (s3rver: it checks the access key id, not the
+// signature, so any secret is accepted with the key S3RVER).
+
+#define SHOAL_REQUIRE_S3()                                                            \
+  do {                                                                                \
+    if (std::string reason = S3SkipReason(); !reason.empty()) GTEST_SKIP() << reason; \
+  } while (0)
+
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// The message is one line, as the CLI promises.
+::testing::AssertionResult OneLine(const CommandResult& r) {
+  std::string err = r.err;
+  while (!err.empty() && err.back() == '\n') err.pop_back();
+  if (err.find('\n') != std::string::npos) {
+    return ::testing::AssertionFailure() << "stderr has more than one line: " << r.err;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Removes the AWS_* variables for the rest of this test process, so that the
+// commands it runs see only the credentials a test gives them.
+void ClearAwsEnvironment() {
+  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                           "AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    unsetenv(name);
+  }
+}
+
+class S3CliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    ClearAwsEnvironment();
+  }
+
+  std::string Bucket() const { return S3FromEnv().endpoint + "/" + UniqueBucketName(); }
+  std::string MetaUrl(std::string_view name) const {
+    return "rocksdb://" + tmp() + "/" + std::string(name);
+  }
+};
+
+TEST_F(S3CliTest, FormatWithUnknownAccessKeyIsRefused) {
+  SHOAL_REQUIRE_S3();
+  std::string bucket = Bucket();
+  auto r = vol_->Shoal({"format", MetaUrl("meta"), "vol", "--storage", "s3", "--bucket", bucket,
+                        "--access-key", "NOSUCHKEY", "--secret-key", "whatever-secret"});
+  EXPECT_TRUE(FailedSaying(r, {"access key", "credentials", "InvalidAccessKeyId"}));
+  EXPECT_TRUE(OneLine(r));
+  EXPECT_EQ(r.err.find("whatever-secret"), std::string::npos) << "the secret was printed";
+  EXPECT_FALSE(fs::exists(tmp() + "/meta")) << "format left a metadata directory";
+  // The refused key created nothing: the bucket is still free for a volume.
+  S3Server s3 = S3FromEnv();
+  r = vol_->Shoal({"format", MetaUrl("meta"), "vol", "--storage", "s3", "--bucket", bucket,
+                   "--access-key", s3.access_key, "--secret-key", s3.secret_key});
+  EXPECT_TRUE(r.ok()) << r.err;
+}
+
+TEST_F(S3CliTest, FormatOnUnreachableEndpointIsRefused) {
+  std::string bucket = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/nothing-here";
+  auto start = std::chrono::steady_clock::now();
+  auto r = vol_->Shoal({"format", MetaUrl("meta"), "vol", "--storage", "s3", "--bucket", bucket,
+                        "--access-key", "KEY", "--secret-key", "whatever-secret"});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(FailedSaying(r, {"endpoint", "connect", "reach"}));
+  EXPECT_TRUE(OneLine(r));
+  EXPECT_NE(r.err.find(bucket.substr(7, bucket.find('/', 7) - 7)), std::string::npos)
+      << "the message should name the endpoint: " << r.err;
+  EXPECT_LT(took, std::chrono::seconds(60)) << "a closed port should fail fast";
+  EXPECT_FALSE(fs::exists(tmp() + "/meta")) << "format left a metadata directory";
+}
+
+TEST_F(S3CliTest, FormatNeedsCredentialsAndAUsableBucketUrl) {
+  std::string meta = MetaUrl("meta");
+  auto r = vol_->Shoal(
+      {"format", meta, "vol", "--storage", "s3", "--bucket", "http://127.0.0.1:9/bucket"});
+  EXPECT_TRUE(FailedSaying(r, {"AWS_ACCESS_KEY_ID"}));
+  r = vol_->Shoal({"format", meta, "vol", "--storage", "s3", "--bucket",
+                   "http://127.0.0.1:9/bucket", "--access-key", "KEY"});
+  EXPECT_TRUE(FailedSaying(r, {"--secret-key"}));
+  r = vol_->Shoal({"format", meta, "vol", "--storage", "s3", "--bucket",
+                   "http://KEY:hidden-secret@127.0.0.1:9/bucket"});
+  EXPECT_TRUE(FailedSaying(r, {"credentials"}));
+  EXPECT_EQ(r.err.find("hidden-secret"), std::string::npos) << r.err;
+  r = vol_->Shoal(
+      {"format", meta, "vol", "--storage", "s3", "--access-key", "KEY", "--secret-key", "s"});
+  EXPECT_TRUE(FailedSaying(r, {"--bucket"}));
+  r = vol_->Shoal({"format", meta, "vol", "--storage", "s3", "--bucket", "just-a-name",
+                   "--access-key", "KEY", "--secret-key", "s"});
+  EXPECT_TRUE(FailedSaying(r, {"not a URL"}));
+  r = vol_->Shoal({"format", meta, "vol", "--storage", "file", "--bucket", tmp() + "/data",
+                   "--access-key", "KEY", "--secret-key", "s"});
+  EXPECT_TRUE(FailedSaying(r, {"s3 only"}));
+  EXPECT_FALSE(fs::exists(tmp() + "/meta"));
+  EXPECT_FALSE(fs::exists(tmp() + "/data"));
+}
+
+TEST_F(S3CliTest, StoredSecretIsNeverShown) {
+  SHOAL_REQUIRE_S3();
+  S3Server s3 = S3FromEnv();
+  const std::string secret = "never-show-this-" + UniqueBucketName();
+  Volume vol(tmp() + "/s3", "vol", TestStorage::kS3);
+  auto r = vol.Shoal({"format", vol.meta_url(), "vol", "--storage", "s3", "--bucket", vol.bucket(),
+                      "--access-key", s3.access_key, "--secret-key", secret});
+  ASSERT_TRUE(r.ok()) << r.err;
+  std::string seen = r.out + r.err;
+  r = vol.Shoal({"status", vol.meta_url()});
+  ASSERT_TRUE(r.ok()) << r.err;
+  seen += r.out + r.err;
+  EXPECT_NE(r.out.find(vol.bucket()), std::string::npos) << r.out;
+  r = vol.Shoal({"status", vol.meta_url(), "--json"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  seen += r.out + r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_TRUE(HasString(j, "bucket", vol.bucket())) << r.out;
+  EXPECT_EQ(j["volume"].value("secrets_stored", false), true) << r.out;
+
+  ASSERT_TRUE(vol.Mount());
+  ASSERT_TRUE(WriteFile(vol.mountpoint() + "/f", Pattern(300000, 5)));
+  EXPECT_TRUE(ReadFile(vol.mountpoint() + "/f") == Pattern(300000, 5));
+  r = vol.Shoal({"status", vol.mountpoint(), "--json"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  seen += r.out + r.err;
+  ASSERT_TRUE(vol.Unmount());
+  seen += vol.LogTail();
+  EXPECT_EQ(seen.find(secret), std::string::npos) << "the secret was printed: " << seen;
+  EXPECT_EQ(seen.find(s3.access_key), std::string::npos)
+      << "the access key id should be shown redacted only: " << seen;
+}
+
+TEST_F(S3CliTest, VolumeWithoutStoredSecretsTakesThemAtMount) {
+  SHOAL_REQUIRE_S3();
+  S3Server s3 = S3FromEnv();
+  Volume vol(tmp() + "/s3", "vol", TestStorage::kS3);
+  std::vector<std::string> args = {"format", vol.meta_url(), "vol"};
+  for (const std::string& a : vol.StorageArgs()) args.push_back(a);
+  args.push_back("--no-store-secrets");
+  auto r = vol.Shoal(args);
+  ASSERT_TRUE(r.ok()) << r.err;
+  r = vol.Shoal({"status", vol.meta_url(), "--json"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_EQ(j["volume"].value("secrets_stored", true), false) << r.out;
+
+  r = vol.Shoal({"mount", vol.meta_url(), vol.mountpoint(), "--background"});
+  EXPECT_TRUE(FailedSaying(r, {"AWS_ACCESS_KEY_ID"}));
+  EXPECT_TRUE(OneLine(r));
+  ExpectNothingMounted(vol.mountpoint());
+  r = vol.Shoal({"mount", vol.meta_url(), vol.mountpoint(), "--background", "--access-key",
+                 "NOSUCHKEY", "--secret-key", "x"});
+  EXPECT_TRUE(FailedSaying(r, {"access key", "credentials", "InvalidAccessKeyId"}));
+  ExpectNothingMounted(vol.mountpoint());
+
+  std::vector<std::string> keys = {"--access-key", s3.access_key, "--secret-key", s3.secret_key};
+  ASSERT_TRUE(vol.Mount(keys));
+  ASSERT_TRUE(WriteFile(vol.mountpoint() + "/kept", "across mounts"));
+  ASSERT_TRUE(vol.Unmount());
+  ASSERT_TRUE(vol.Mount(keys));
+  EXPECT_EQ(ReadFile(vol.mountpoint() + "/kept"), "across mounts");
+}
+
+TEST_F(S3CliTest, SecondVolumeOfTheSameNameInABucketIsRefused) {
+  SHOAL_REQUIRE_S3();
+  Volume first(tmp() + "/one", "vol", TestStorage::kS3);
+  ASSERT_TRUE(first.Format());
+  ASSERT_TRUE(first.Mount());
+  ASSERT_TRUE(WriteFile(first.mountpoint() + "/f", Pattern(100000, 1)));
+  ASSERT_TRUE(first.Unmount());
+  // Same bucket, same name, new metadata: its slice ids would overwrite the
+  // first volume's objects.
+  std::vector<std::string> args = {"format", MetaUrl("other-meta"), "vol"};
+  for (const std::string& a : first.StorageArgs()) args.push_back(a);
+  auto r = vol_->Shoal(args);
+  EXPECT_TRUE(FailedSaying(r, {"already holds objects"}));
+  EXPECT_FALSE(fs::exists(tmp() + "/other-meta"));
+  // Another name in the same bucket is fine.
+  args[2] = "vol2";
+  r = vol_->Shoal(args);
+  EXPECT_TRUE(r.ok()) << r.err;
+}
+
+class ObjbenchTest : public CliTest {};
+
+// The ops of the JSON results, in order.
+std::vector<std::string> Ops(const nlohmann::json& j) {
+  std::vector<std::string> ops;
+  for (const auto& r : j.value("results", nlohmann::json::array())) {
+    ops.push_back(r.value("op", "?") + "/" + std::to_string(r.value("object_size", 0)));
+  }
+  return ops;
+}
+
+::testing::AssertionResult BenchJsonIsComplete(const CommandResult& r, uint64_t small,
+                                               uint64_t large) {
+  if (!r.ok()) return ::testing::AssertionFailure() << "objbench failed: " << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) return ::testing::AssertionFailure() << "not JSON: " << r.out;
+  std::vector<std::string> want = {"put/4096",     "head/4096",   "get/4096",
+                                   "list/0",       "delete/4096", "put/1048576",
+                                   "head/1048576", "get/1048576", "delete/1048576"};
+  if (Ops(j) != want) return ::testing::AssertionFailure() << "unexpected phases: " << r.out;
+  for (const auto& p : j["results"]) {
+    uint64_t want_objects = p.value("object_size", 0) == 1048576 ? large : small;
+    if (p.value("objects", 0ull) != want_objects || p.value("requests", 0ull) == 0 ||
+        !(p.value("ops_per_sec", 0.0) > 0) || !p.contains("latency_ms") ||
+        !(p["latency_ms"].value("p99", -1.0) >= p["latency_ms"].value("p50", -1.0))) {
+      return ::testing::AssertionFailure() << "bad phase " << p.dump() << " in " << r.out;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(ObjbenchTest, MeasuresAFileStoreAndLeavesNothing) {
+  std::string dir = tmp() + "/bench";
+  auto r = vol_->Shoal({"objbench", "--storage", "file", "--bucket", dir, "--small-count", "30",
+                        "--large-count", "3", "--large-size", "1M", "--threads", "3", "--json"});
+  EXPECT_TRUE(BenchJsonIsComplete(r, 30, 3));
+  EXPECT_TRUE(FileHashes(dir).empty()) << "objbench left objects in " << dir;
+
+  r = vol_->Shoal({"objbench", "--storage", "file", "--bucket", dir, "--small-count", "10",
+                   "--large-count", "1", "--large-size", "1M"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  for (const char* word :
+       {"MiB/s", "ops/s", "p50", "p99", "put", "get", "head", "list", "delete"}) {
+    EXPECT_NE(r.out.find(word), std::string::npos) << word << " missing from the table: " << r.out;
+  }
+}
+
+TEST_F(ObjbenchTest, MeasuresAnS3Bucket) {
+  SHOAL_REQUIRE_S3();
+  ClearAwsEnvironment();
+  S3Server s3 = S3FromEnv();
+  std::string bucket = s3.endpoint + "/" + UniqueBucketName();
+  auto r = vol_->Shoal({"objbench", "--storage", "s3", "--bucket", bucket, "--access-key",
+                        s3.access_key, "--secret-key", s3.secret_key, "--small-count", "30",
+                        "--large-count", "3", "--large-size", "1M", "--threads", "4", "--json"});
+  EXPECT_TRUE(BenchJsonIsComplete(r, 30, 3));
+  r = vol_->Shoal({"objbench", "--storage", "s3", "--bucket", bucket, "--access-key", "NOSUCHKEY",
+                   "--secret-key", "x", "--small-count", "1", "--large-count", "0"});
+  EXPECT_TRUE(FailedSaying(r, {"access key", "credentials", "InvalidAccessKeyId"}));
+}
+
+TEST_F(ObjbenchTest, RefusesBadInput) {
+  std::string dir = tmp() + "/bench";
+  auto r = vol_->Shoal({"objbench", "--storage", "file", "--bucket", dir, "--threads", "0"});
+  EXPECT_TRUE(FailedSaying(r, {"--threads"}));
+  r = vol_->Shoal({"objbench", "--storage", "tape", "--bucket", dir});
+  EXPECT_TRUE(FailedSaying(r, {"tape"}));
+  r = vol_->Shoal({"objbench", "--storage", "file", "--bucket", dir, "--small-count", "0",
+                   "--large-count", "0"});
+  EXPECT_TRUE(FailedSaying(r, {"nothing to measure"}));
+  r = vol_->Shoal({"objbench", "--storage", "file", "--bucket", dir, "--large-size", "2G"});
+  EXPECT_TRUE(FailedSaying(r, {"--large-size"}));
+  r = vol_->Shoal({"objbench", "--storage", "file"});
+  EXPECT_TRUE(FailedSaying(r, {"--bucket"}));
+  EXPECT_FALSE(fs::exists(dir)) << "a refused objbench created " << dir;
 }
 
 }  // namespace

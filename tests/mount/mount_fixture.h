@@ -87,17 +87,43 @@ std::string ShoalBinary();
 // Why real-mount tests cannot run here, or "" if they can.
 std::string MountSkipReason();
 
+// Where a test volume keeps its data. SHOAL_TEST_STORAGE picks it for the
+// tests registered a second time for S3 (see CMakeLists.txt): "file" (the
+// default) is TMP/data; "s3" is a fresh bucket on the S3 server whose address
+// SHOAL_TEST_S3_ENDPOINT gives (scripts/test.sh starts s3rver and sets it,
+// with SHOAL_TEST_S3_ACCESS_KEY and SHOAL_TEST_S3_SECRET_KEY).
+enum class TestStorage { kFile, kS3 };
+TestStorage StorageFromEnv();
+
+struct S3Server {
+  std::string endpoint;  // "http://127.0.0.1:PORT"
+  std::string access_key;
+  std::string secret_key;
+};
+// The server from the environment; endpoint empty when none is set.
+S3Server S3FromEnv();
+// Why S3 volumes cannot be tested here ("" if they can).
+std::string S3SkipReason();
+// A bucket name no other test of any process uses: "shoal-t-PID-N-RANDOM".
+std::string UniqueBucketName();
+
 // One volume in a temp dir, driven through the CLI. Methods return an
 // AssertionResult whose message says what failed, including the command's
 // stderr and the tail of the daemon log.
 class Volume {
  public:
-  explicit Volume(std::string dir, std::string name = "vol");
+  explicit Volume(std::string dir, std::string name = "vol",
+                  TestStorage storage = StorageFromEnv());
 
   const std::string& dir() const { return dir_; }
+  TestStorage storage() const { return storage_; }
   std::string meta_url() const { return "rocksdb://" + dir_ + "/meta"; }
-  std::string bucket() const { return dir_ + "/data"; }
+  // TMP/data for file; the bucket's URL for s3.
+  const std::string& bucket() const { return bucket_; }
   std::string mountpoint() const { return dir_ + "/mnt"; }
+  // The `shoal format` arguments after META_URL NAME: --storage, --bucket
+  // and, for s3, the credentials.
+  std::vector<std::string> StorageArgs() const;
 
   ::testing::AssertionResult Format();
   // Mounts at mountpoint() with --background, plus `extra_args`.
@@ -124,6 +150,8 @@ class Volume {
  private:
   std::string dir_;
   std::string name_;
+  TestStorage storage_;
+  std::string bucket_;
   int mounts_ = 0;
 };
 
