@@ -105,6 +105,11 @@ http_answers() {
   ) 2>/dev/null
 }
 
+# s3rver 3.7 crashes (an unhandled ENOENT) when a PUT races a DELETE that
+# prunes the PUT's directory, which shoal's garbage collection does. So it
+# runs under a loop that restarts it on the same port at once; the requests
+# in flight fail and shoal's S3 client retries them, as it would against a
+# real store that dropped a connection. The loop is its own process group.
 start_s3rver() {
   local bin="$TOOLS_DIR/node_modules/.bin/s3rver" port attempt i
   if [[ ! -x "$bin" ]]; then
@@ -114,27 +119,38 @@ start_s3rver() {
   S3RVER_DIR=$(mktemp -d /tmp/shoal-s3rver.XXXXXX)
   for ((attempt = 0; attempt < 3; attempt++)); do
     port=$(free_port) || { echo "[test] error: no free port for s3rver" >&2; return 1; }
-    NODE_OPTIONS=--openssl-legacy-provider "$bin" -d "$S3RVER_DIR/data" -a 127.0.0.1 \
-      -p "$port" --silent >"$S3RVER_DIR/log" 2>&1 &
+    # shellcheck disable=SC2016  # expanded by the inner shell
+    NODE_OPTIONS=--openssl-legacy-provider setsid bash -c '
+      while :; do
+        "$0" -d "$1" -a 127.0.0.1 -p "$2" --silent
+        echo "[s3rver exited with status $?; restarting]"
+        sleep 0.2
+      done' "$bin" "$S3RVER_DIR/data" "$port" >"$S3RVER_DIR/log" 2>&1 &
     S3RVER_PID=$!
     for ((i = 0; i < 100; i++)); do
       if http_answers "$port"; then
         export SHOAL_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
         export SHOAL_TEST_S3_ACCESS_KEY=S3RVER
         export SHOAL_TEST_S3_SECRET_KEY=S3RVER
-        echo "[test] s3rver (pid $S3RVER_PID) serves $SHOAL_TEST_S3_ENDPOINT"
+        echo "[test] s3rver (process group $S3RVER_PID) serves $SHOAL_TEST_S3_ENDPOINT"
         return 0
       fi
-      kill -0 "$S3RVER_PID" 2>/dev/null || break  # exited: the port was taken, try another
       sleep 0.1
     done
-    kill "$S3RVER_PID" 2>/dev/null || true
-    wait "$S3RVER_PID" 2>/dev/null || true
-    S3RVER_PID=""
+    # Not answering after 10 s (the port may have been taken): try another.
+    stop_s3rver
   done
   echo "[test] error: s3rver did not start; its log:" >&2
   cat "$S3RVER_DIR/log" >&2 || true
   return 1
+}
+
+stop_s3rver() {
+  if [[ -n "$S3RVER_PID" ]]; then
+    kill -- "-$S3RVER_PID" 2>/dev/null || true
+    wait "$S3RVER_PID" 2>/dev/null || true
+    S3RVER_PID=""
+  fi
 }
 
 start_services() {
@@ -148,12 +164,11 @@ start_services() {
 }
 
 stop_services() {
-  if [[ -n "$S3RVER_PID" ]]; then
-    kill "$S3RVER_PID" 2>/dev/null || true
-    wait "$S3RVER_PID" 2>/dev/null || true
-    S3RVER_PID=""
-  fi
+  stop_s3rver
   if [[ -n "$S3RVER_DIR" ]]; then
+    if grep -q 'restarting' "$S3RVER_DIR/log" 2>/dev/null; then
+      echo "[test] note: s3rver crashed and was restarted $(grep -c restarting "$S3RVER_DIR/log") time(s)"
+    fi
     rm -rf -- "$S3RVER_DIR"
     S3RVER_DIR=""
   fi

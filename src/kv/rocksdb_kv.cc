@@ -117,6 +117,19 @@ rocksdb::ReadOptions ScanOptions(const rocksdb::Snapshot* snapshot, std::string_
 
 class RocksDbEngine;
 
+// The keys of a MultiGet as BatchGet answers them: absent keys as nullopt.
+Result<std::vector<std::optional<std::string>>> MultiGetResult(
+    const std::vector<rocksdb::Status>& statuses, std::vector<std::string>& values,
+    const std::string& where) {
+  std::vector<std::optional<std::string>> out(statuses.size());
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "reading " + where);
+    out[i] = std::move(values[i]);
+  }
+  return out;
+}
+
 // A read-write transaction.
 class RocksTxn final : public Txn {
  public:
@@ -139,13 +152,7 @@ class RocksTxn final : public Txn {
     for (const auto& key : keys) slices.push_back(ToSlice(key));
     std::vector<std::string> values;
     std::vector<rocksdb::Status> statuses = txn_->MultiGetForUpdate(read_options_, slices, &values);
-    std::vector<std::optional<std::string>> out(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (statuses[i].IsNotFound()) continue;
-      if (!statuses[i].ok()) return FromRocks(statuses[i], "reading " + where_);
-      out[i] = std::move(values[i]);
-    }
-    return out;
+    return MultiGetResult(statuses, values, where_);
   }
 
   Status Scan(std::string_view begin, std::string_view end, size_t limit, bool keys_only,
@@ -202,13 +209,7 @@ class RocksView final : public Txn {
     for (const auto& key : keys) slices.push_back(ToSlice(key));
     std::vector<std::string> values;
     std::vector<rocksdb::Status> statuses = db_->MultiGet(read_options_, slices, &values);
-    std::vector<std::optional<std::string>> out(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (statuses[i].IsNotFound()) continue;
-      if (!statuses[i].ok()) return FromRocks(statuses[i], "reading " + where_);
-      out[i] = std::move(values[i]);
-    }
-    return out;
+    return MultiGetResult(statuses, values, where_);
   }
 
   Status Scan(std::string_view begin, std::string_view end, size_t limit, bool keys_only,
