@@ -149,8 +149,7 @@ Result<Attr> DecodeAttr(std::string_view v) {
   Attr a;
   uint8_t version = 0, type = 0;
   bool ok = r.Get(&version) && version == kAttrVersion && r.Get(&type) && r.Get(&a.mode) &&
-            r.Get(&a.uid) && r.Get(&a.gid) && r.Get(&a.nlink) && r.Get(&a.length) &&
-            r.Get(&a.rdev);
+            r.Get(&a.uid) && r.Get(&a.gid) && r.Get(&a.nlink) && r.Get(&a.length) && r.Get(&a.rdev);
   for (Timespec* t : {&a.atime, &a.mtime, &a.ctime}) ok = ok && r.Get(&t->sec) && r.Get(&t->nsec);
   ok = ok && r.Get(&a.parent) && r.Done();
   if (!ok || type < 1 || type > 7) return Corrupt("inode attributes do not decode");
@@ -189,14 +188,10 @@ Result<uint64_t> DecodeU64(std::string_view v) {
 }
 
 std::string EncodeVolume(const VolumeConfig& c) {
-  nlohmann::json j = {{"name", c.name},
-                      {"uuid", c.uuid},
-                      {"block_size", c.block_size},
-                      {"storage", c.storage},
-                      {"bucket", c.bucket},
-                      {"format_version", c.format_version},
-                      {"capacity", c.capacity},
-                      {"created", c.created_sec}};
+  nlohmann::json j = {
+      {"name", c.name},         {"uuid", c.uuid},          {"block_size", c.block_size},
+      {"storage", c.storage},   {"bucket", c.bucket},      {"format_version", c.format_version},
+      {"capacity", c.capacity}, {"created", c.created_sec}};
   // Credentials only when set, so a record without them says so by absence.
   if (!c.access_key.empty()) j["access_key"] = c.access_key;
   if (!c.secret_key.empty()) j["secret_key"] = c.secret_key;
@@ -230,7 +225,8 @@ Result<VolumeConfig> DecodeVolume(std::string_view v) {
   if (j.contains("capacity") && j["capacity"].is_number_unsigned()) {
     c.capacity = j["capacity"].get<uint64_t>();
   }
-  if (j.contains("created") && j["created"].is_number()) c.created_sec = j["created"].get<int64_t>();
+  if (j.contains("created") && j["created"].is_number())
+    c.created_sec = j["created"].get<int64_t>();
   return c;
 }
 

@@ -73,8 +73,9 @@ Status ZeroRange(kv::Txn& txn, Ino ino, uint64_t begin, uint64_t end) {
   std::vector<uint32_t> indexes;
   Status bad;
   RETURN_IF_ERROR(txn.Scan(ChunkKey(ino, first),
-                           last + 1 >= (1ull << 32) ? kv::PrefixEnd(codec::ChunkPrefix(ino))
-                                                    : ChunkKey(ino, static_cast<uint32_t>(last + 1)),
+                           last + 1 >= (1ull << 32)
+                               ? kv::PrefixEnd(codec::ChunkPrefix(ino))
+                               : ChunkKey(ino, static_cast<uint32_t>(last + 1)),
                            0, true, [&](std::string_view k, std::string_view) {
                              auto index = codec::ChunkIndex(k);
                              if (!index) return (bad = index.error()), false;
@@ -106,8 +107,8 @@ Result<std::vector<Slice>> Meta::ReadChunk(Ino ino, uint32_t chunk_index) {
   return slices;
 }
 
-Result<Attr> Meta::WriteSlices(Ino ino, const std::vector<SliceWrite>& writes,
-                               uint64_t min_length, Timespec mtime) {
+Result<Attr> Meta::WriteSlices(Ino ino, const std::vector<SliceWrite>& writes, uint64_t min_length,
+                               Timespec mtime) {
   if (min_length > kMaxFileSize) return Status(Code::kFileTooBig, "file too big");
   std::map<uint32_t, std::vector<Slice>> by_chunk;
   for (const auto& w : writes) {
@@ -115,69 +116,61 @@ Result<Attr> Meta::WriteSlices(Ino ino, const std::vector<SliceWrite>& writes,
     by_chunk[w.chunk_index].push_back(w.slice);
   }
   Attr out;
-  Delta delta;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    delta = {};
-    AttrCache attrs(txn);
-    ASSIGN_OR_RETURN(Attr * a, GetFile(attrs, ino));
-    for (const auto& [index, slices] : by_chunk) {
-      RETURN_IF_ERROR(AddSlices(txn, ino, index, slices));
-    }
-    if (min_length > a->length) {
-      delta.bytes = static_cast<int64_t>(min_length - a->length);
-      a->length = min_length;
-    }
-    a->mtime = a->ctime = mtime;
-    attrs.MarkDirty(ino);
-    attrs.Flush();
-    out = *a;
-    return OkStatus();
-  }));
-  impl_->Apply(delta);
+  RETURN_IF_ERROR(
+      Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
+        ASSIGN_OR_RETURN(Attr * a, GetFile(attrs, ino));
+        for (const auto& [index, slices] : by_chunk) {
+          RETURN_IF_ERROR(AddSlices(txn, ino, index, slices));
+        }
+        if (min_length > a->length) {
+          delta.bytes = static_cast<int64_t>(min_length - a->length);
+          a->length = min_length;
+        }
+        a->mtime = a->ctime = mtime;
+        attrs.MarkDirty(ino);
+        out = *a;
+        return OkStatus();
+      }));
   return out;
 }
 
 Result<Attr> Meta::Truncate(const Context& ctx, Ino ino, uint64_t length, bool skip_perm) {
   if (length > kMaxFileSize) return Status(Code::kFileTooBig, "file too big");
   Attr out;
-  Delta delta;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    delta = {};
-    AttrCache attrs(txn);
-    ASSIGN_OR_RETURN(Attr * a, GetFile(attrs, ino));
-    if (!skip_perm) RETURN_IF_ERROR(CheckAccess(ctx, *a, W_OK));
-    if (length < a->length) {
-      auto last = static_cast<uint32_t>(length / kChunkSize);
-      bool cut = length % kChunkSize != 0;
-      // Whole chunks past the new end go; the one the end falls in is hidden
-      // from the end on, so that growing the file again reads zeros.
-      uint32_t first_dropped = cut ? last + 1 : last;
-      std::vector<std::string> dropped;
-      Status bad;
-      std::string end = kv::PrefixEnd(codec::ChunkPrefix(ino));
-      if (!cut || last + 1ull < (1ull << 32)) {
-        RETURN_IF_ERROR(txn.Scan(ChunkKey(ino, first_dropped), end, 0, false,
-                                 [&](std::string_view k, std::string_view v) {
-                                   auto slices = DecodeSlices(v);
-                                   if (!slices) return (bad = slices.error()), false;
-                                   QueueSliceDeletes(txn, *slices);
-                                   dropped.emplace_back(k);
-                                   return true;
-                                 }));
-      }
-      RETURN_IF_ERROR(bad);
-      for (const auto& k : dropped) txn.Delete(k);
-      if (cut) RETURN_IF_ERROR(ZeroRange(txn, ino, length, (uint64_t{last} + 1) * kChunkSize));
-    }
-    delta.bytes = static_cast<int64_t>(length) - static_cast<int64_t>(a->length);
-    a->length = length;
-    a->mtime = a->ctime = Now();
-    attrs.MarkDirty(ino);
-    attrs.Flush();
-    out = *a;
-    return OkStatus();
-  }));
-  impl_->Apply(delta);
+  RETURN_IF_ERROR(
+      Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
+        ASSIGN_OR_RETURN(Attr * a, GetFile(attrs, ino));
+        if (!skip_perm) RETURN_IF_ERROR(CheckAccess(ctx, *a, W_OK));
+        if (length < a->length) {
+          auto last = static_cast<uint32_t>(length / kChunkSize);
+          bool cut = length % kChunkSize != 0;
+          // Whole chunks past the new end go; the one the end falls in is hidden
+          // from the end on, so that growing the file again reads zeros.
+          uint32_t first_dropped = cut ? last + 1 : last;
+          std::vector<std::string> dropped;
+          Status bad;
+          std::string end = kv::PrefixEnd(codec::ChunkPrefix(ino));
+          if (!cut || last + 1ull < (1ull << 32)) {
+            RETURN_IF_ERROR(txn.Scan(ChunkKey(ino, first_dropped), end, 0, false,
+                                     [&](std::string_view k, std::string_view v) {
+                                       auto slices = DecodeSlices(v);
+                                       if (!slices) return (bad = slices.error()), false;
+                                       QueueSliceDeletes(txn, *slices);
+                                       dropped.emplace_back(k);
+                                       return true;
+                                     }));
+          }
+          RETURN_IF_ERROR(bad);
+          for (const auto& k : dropped) txn.Delete(k);
+          if (cut) RETURN_IF_ERROR(ZeroRange(txn, ino, length, (uint64_t{last} + 1) * kChunkSize));
+        }
+        delta.bytes = static_cast<int64_t>(length) - static_cast<int64_t>(a->length);
+        a->length = length;
+        a->mtime = a->ctime = Now();
+        attrs.MarkDirty(ino);
+        out = *a;
+        return OkStatus();
+      }));
   return out;
 }
 
@@ -192,31 +185,27 @@ Result<Attr> Meta::Fallocate(Ino ino, int mode, uint64_t off, uint64_t len) {
     return Unsupported("fallocate mode " + std::to_string(mode) + " is not supported");
   }
   Attr out;
-  Delta delta;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    delta = {};
-    AttrCache attrs(txn);
-    ASSIGN_OR_RETURN(Attr * a, GetFile(attrs, ino));
-    uint64_t end = off + len;
-    bool changed = false;
-    if (punch || zero) {
-      RETURN_IF_ERROR(ZeroRange(txn, ino, off, punch ? std::min(end, a->length) : end));
-      changed = true;
-    }
-    if (!keep_size && end > a->length) {
-      delta.bytes = static_cast<int64_t>(end - a->length);
-      a->length = end;
-      changed = true;
-    }
-    if (changed) {
-      a->mtime = a->ctime = Now();
-      attrs.MarkDirty(ino);
-      attrs.Flush();
-    }
-    out = *a;
-    return OkStatus();
-  }));
-  impl_->Apply(delta);
+  RETURN_IF_ERROR(
+      Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
+        ASSIGN_OR_RETURN(Attr * a, GetFile(attrs, ino));
+        uint64_t end = off + len;
+        bool changed = false;
+        if (punch || zero) {
+          RETURN_IF_ERROR(ZeroRange(txn, ino, off, punch ? std::min(end, a->length) : end));
+          changed = true;
+        }
+        if (!keep_size && end > a->length) {
+          delta.bytes = static_cast<int64_t>(end - a->length);
+          a->length = end;
+          changed = true;
+        }
+        if (changed) {
+          a->mtime = a->ctime = Now();
+          attrs.MarkDirty(ino);
+        }
+        out = *a;
+        return OkStatus();
+      }));
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Pieces shared by the files that implement Meta. Not part of meta's API.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -91,6 +92,12 @@ class Meta::Impl {
     pending_inodes += d.inodes;
   }
 };
+
+// Runs fn in one transaction (retried on conflict) with an attribute cache
+// that is written back when fn succeeds; the usage changes fn records are
+// applied once the transaction has committed. The shape of every update.
+using UpdateFn = std::function<Status(kv::Txn&, AttrCache&, Delta&)>;
+Status Update(kv::Engine& engine, Meta::Impl& impl, const UpdateFn& fn);
 
 // Takes an inode number (from a batch taken from the counter).
 Result<Ino> NextInode(kv::Engine& engine, Meta::Impl& impl);

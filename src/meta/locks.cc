@@ -11,7 +11,9 @@ using codec::PlockRecord;
 
 namespace {
 
-bool Overlaps(const PosixLock& a, const PosixLock& b) { return a.start <= b.end && b.start <= a.end; }
+bool Overlaps(const PosixLock& a, const PosixLock& b) {
+  return a.start <= b.end && b.start <= a.end;
+}
 
 bool Conflicts(const PosixLock& held, const PosixLock& wanted) {
   return Overlaps(held, wanted) &&
@@ -22,9 +24,8 @@ bool Conflicts(const PosixLock& held, const PosixLock& wanted) {
 void MergeOwn(std::vector<PlockRecord>* records, uint64_t session, uint64_t owner) {
   std::vector<PlockRecord> mine, others;
   for (auto& r : *records) (r.session == session && r.owner == owner ? mine : others).push_back(r);
-  std::sort(mine.begin(), mine.end(), [](const PlockRecord& a, const PlockRecord& b) {
-    return a.lock.start < b.lock.start;
-  });
+  std::sort(mine.begin(), mine.end(),
+            [](const PlockRecord& a, const PlockRecord& b) { return a.lock.start < b.lock.start; });
   std::vector<PlockRecord> merged;
   for (auto& r : mine) {
     if (!merged.empty()) {
@@ -56,9 +57,8 @@ Status Meta::Flock(Ino ino, uint64_t owner, LockType type) {
       ASSIGN_OR_RETURN(records, codec::DecodeFlocks(*v));
     }
     auto mine = [&](const FlockRecord& r) { return r.session == session && r.owner == owner; };
-    std::erase_if(records, [&](const FlockRecord& r) {
-      return mine(r) && type == LockType::kUnlock;
-    });
+    std::erase_if(records,
+                  [&](const FlockRecord& r) { return mine(r) && type == LockType::kUnlock; });
     if (type != LockType::kUnlock) {
       for (const auto& r : records) {
         if (!mine(r) && (type == LockType::kWrite || r.type == LockType::kWrite)) {

@@ -18,27 +18,42 @@ using codec::AttrKey;
 
 mode_t ModeBitsOf(FileType t) {
   switch (t) {
-    case FileType::kFile: return S_IFREG;
-    case FileType::kDir: return S_IFDIR;
-    case FileType::kSymlink: return S_IFLNK;
-    case FileType::kFifo: return S_IFIFO;
-    case FileType::kCharDev: return S_IFCHR;
-    case FileType::kBlockDev: return S_IFBLK;
-    case FileType::kSocket: return S_IFSOCK;
+    case FileType::kFile:
+      return S_IFREG;
+    case FileType::kDir:
+      return S_IFDIR;
+    case FileType::kSymlink:
+      return S_IFLNK;
+    case FileType::kFifo:
+      return S_IFIFO;
+    case FileType::kCharDev:
+      return S_IFCHR;
+    case FileType::kBlockDev:
+      return S_IFBLK;
+    case FileType::kSocket:
+      return S_IFSOCK;
   }
   return 0;
 }
 
 Result<FileType> TypeOfMode(mode_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return FileType::kFile;
-    case S_IFDIR: return FileType::kDir;
-    case S_IFLNK: return FileType::kSymlink;
-    case S_IFIFO: return FileType::kFifo;
-    case S_IFCHR: return FileType::kCharDev;
-    case S_IFBLK: return FileType::kBlockDev;
-    case S_IFSOCK: return FileType::kSocket;
-    case 0: return FileType::kFile;  // mknod(2) treats a zero type as a regular file
+    case S_IFREG:
+      return FileType::kFile;
+    case S_IFDIR:
+      return FileType::kDir;
+    case S_IFLNK:
+      return FileType::kSymlink;
+    case S_IFIFO:
+      return FileType::kFifo;
+    case S_IFCHR:
+      return FileType::kCharDev;
+    case S_IFBLK:
+      return FileType::kBlockDev;
+    case S_IFSOCK:
+      return FileType::kSocket;
+    case 0:
+      return FileType::kFile;  // mknod(2) treats a zero type as a regular file
   }
   return Invalid("unknown file type in mode " + std::to_string(mode));
 }
@@ -124,6 +139,19 @@ void QueueSliceDeletes(kv::Txn& txn, const std::vector<Slice>& slices) {
   }
 }
 
+Status Update(kv::Engine& engine, Meta::Impl& impl, const UpdateFn& fn) {
+  Delta delta;
+  RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
+    delta = {};
+    AttrCache attrs(txn);
+    RETURN_IF_ERROR(fn(txn, attrs, delta));
+    attrs.Flush();
+    return OkStatus();
+  }));
+  impl.Apply(delta);
+  return OkStatus();
+}
+
 Status FreeInode(kv::Txn& txn, AttrCache& attrs, Ino ino, Delta* delta) {
   ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
   if (a->type == FileType::kFile) {
@@ -146,8 +174,8 @@ Status FreeInode(kv::Txn& txn, AttrCache& attrs, Ino ino, Delta* delta) {
   }
   if (a->type == FileType::kSymlink) txn.Delete(codec::SymlinkKey(ino));
   std::vector<std::string> xattr_keys;
-  RETURN_IF_ERROR(txn.Scan(codec::XattrPrefix(ino), kv::PrefixEnd(codec::XattrPrefix(ino)), 0,
-                           true, [&](std::string_view k, std::string_view) {
+  RETURN_IF_ERROR(txn.Scan(codec::XattrPrefix(ino), kv::PrefixEnd(codec::XattrPrefix(ino)), 0, true,
+                           [&](std::string_view k, std::string_view) {
                              xattr_keys.emplace_back(k);
                              return true;
                            }));
@@ -167,13 +195,12 @@ std::string NewUuid() {
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
                       static_cast<uint64_t>(Now().nsec));
   uint64_t a = rng(), b = rng();
-  a = (a & ~0xf000ull) | 0x4000ull;                      // version 4
+  a = (a & ~0xf000ull) | 0x4000ull;                         // version 4
   b = (b & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // variant 1
   char buf[40];
   snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<uint32_t>(a >> 32),
            static_cast<uint32_t>((a >> 16) & 0xffff), static_cast<uint32_t>(a & 0xffff),
-           static_cast<uint32_t>(b >> 48),
-           static_cast<unsigned long long>(b & 0xffffffffffffull));
+           static_cast<uint32_t>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffull));
   return buf;
 }
 
@@ -245,11 +272,11 @@ Result<VolumeConfig> Meta::Load(kv::Engine& engine) {
     return OkStatus();
   }));
   if (config.format_version != kFormatVersion) {
-    return Status(Code::kVersion,
-                  "volume '" + config.name + "' has format version " +
-                      std::to_string(config.format_version) + " but this shoal understands only " +
-                      "version " + std::to_string(kFormatVersion) +
-                      ": use a shoal release that supports it");
+    return Status(Code::kVersion, "volume '" + config.name + "' has format version " +
+                                      std::to_string(config.format_version) +
+                                      " but this shoal understands only " + "version " +
+                                      std::to_string(kFormatVersion) +
+                                      ": use a shoal release that supports it");
   }
   return config;
 }
@@ -330,17 +357,14 @@ Status RemoveSession(kv::Engine& engine, Meta::Impl& impl, uint64_t session) {
                     });
   }));
   for (Ino ino : sustained) {
-    Delta delta;
-    RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
-      delta = {};
-      AttrCache attrs(txn);
-      txn.Delete(codec::SustainedKey(session, ino));
-      auto a = attrs.Get(ino);
-      if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
-      if ((*a)->nlink == 0) RETURN_IF_ERROR(FreeInode(txn, attrs, ino, &delta));
-      return OkStatus();
-    }));
-    impl.Apply(delta);
+    RETURN_IF_ERROR(
+        Update(engine, impl, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
+          txn.Delete(codec::SustainedKey(session, ino));
+          auto a = attrs.Get(ino);
+          if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
+          if ((*a)->nlink == 0) RETURN_IF_ERROR(FreeInode(txn, attrs, ino, &delta));
+          return OkStatus();
+        }));
   }
   // Locks: rewrite every lock record without this session's entries.
   RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
@@ -487,7 +511,8 @@ Result<VolumeUsage> Meta::Usage() {
                     });
   }));
   std::lock_guard lock(impl_->mu);
-  u.used_bytes = static_cast<uint64_t>(std::max<int64_t>(0, int64_t(u.used_bytes) + impl_->pending_bytes));
+  u.used_bytes =
+      static_cast<uint64_t>(std::max<int64_t>(0, int64_t(u.used_bytes) + impl_->pending_bytes));
   u.inodes = static_cast<uint64_t>(std::max<int64_t>(0, int64_t(u.inodes) + impl_->pending_inodes));
   return u;
 }
@@ -538,12 +563,19 @@ Result<Attr> Meta::Open(const Context& ctx, Ino ino, int flags) {
   }));
   int mask = 0;
   switch (flags & O_ACCMODE) {
-    case O_RDONLY: mask = R_OK; break;
-    case O_WRONLY: mask = W_OK; break;
-    default: mask = R_OK | W_OK; break;
+    case O_RDONLY:
+      mask = R_OK;
+      break;
+    case O_WRONLY:
+      mask = W_OK;
+      break;
+    default:
+      mask = R_OK | W_OK;
+      break;
   }
   if (flags & O_TRUNC) mask |= W_OK;
-  if (attr.type == FileType::kDir && (mask & W_OK)) return IsDir("cannot open a directory for writing");
+  if (attr.type == FileType::kDir && (mask & W_OK))
+    return IsDir("cannot open a directory for writing");
   RETURN_IF_ERROR(CheckAccess(ctx, attr, mask));
   std::lock_guard lock(impl_->mu);
   ++impl_->open_counts[ino];
@@ -560,20 +592,15 @@ Status Meta::Close(Ino ino) {
     impl_->open_counts.erase(it);
     session = impl_->session;
   }
-  Delta delta;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    delta = {};
+  return Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
     ASSIGN_OR_RETURN(auto sustained, txn.Get(codec::SustainedKey(session, ino)));
     if (!sustained) return OkStatus();
     txn.Delete(codec::SustainedKey(session, ino));
-    AttrCache attrs(txn);
     auto a = attrs.Get(ino);
     if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
     if ((*a)->nlink == 0) return FreeInode(txn, attrs, ino, &delta);
     return OkStatus();
-  }));
-  impl_->Apply(delta);
-  return OkStatus();
+  });
 }
 
 }  // namespace shoal::meta

@@ -2,14 +2,13 @@
 #include "meta/meta.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "kv/kv.h"
 
@@ -282,8 +281,8 @@ TYPED_TEST(MetaTest, SlicesTruncateAndDeletion) {
   ASSERT_TRUE(m.ForgetSliceDelete((*pending)[0]).ok());
   // A slice in the second chunk, then truncate into the first chunk.
   auto id3 = m.NewSliceId();
-  ASSERT_TRUE(m.WriteSlices(f.ino, {{1, Slice{*id3, 10, 0, 10, 0}}}, kChunkSize + 10, Now())
-                  .has_value());
+  ASSERT_TRUE(
+      m.WriteSlices(f.ino, {{1, Slice{*id3, 10, 0, 10, 0}}}, kChunkSize + 10, Now()).has_value());
   auto t = m.Truncate(this->root_, f.ino, 500, false);
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->length, 500u);
@@ -343,8 +342,8 @@ TYPED_TEST(MetaTest, XattrFlagsAndLimits) {
   EXPECT_TRUE(m.SetXattr(this->root_, f.ino, "user.a", "1", XattrFlags::kCreate).ok());
   EXPECT_EQ(m.SetXattr(this->root_, f.ino, "user.a", "2", XattrFlags::kCreate).code(),
             Code::kExists);
-  EXPECT_TRUE(m.SetXattr(this->root_, f.ino, "user.a", std::string("\0x", 2), XattrFlags::kReplace)
-                  .ok());
+  EXPECT_TRUE(
+      m.SetXattr(this->root_, f.ino, "user.a", std::string("\0x", 2), XattrFlags::kReplace).ok());
   EXPECT_EQ(*m.GetXattr(this->root_, f.ino, "user.a"), std::string("\0x", 2));
   EXPECT_TRUE(m.SetXattr(this->root_, f.ino, "user.b", "", XattrFlags::kAny).ok());
   auto names = m.ListXattr(this->root_, f.ino);
@@ -354,10 +353,8 @@ TYPED_TEST(MetaTest, XattrFlagsAndLimits) {
   EXPECT_EQ(m.RemoveXattr(this->root_, f.ino, "user.a").code(), Code::kNoData);
   Context bob(1001, 1001, 2);
   EXPECT_EQ(m.SetXattr(bob, f.ino, "user.c", "x", XattrFlags::kAny).code(), Code::kAccess);
-  EXPECT_EQ(m.SetXattr(bob, f.ino, "trusted.c", "x", XattrFlags::kAny).code(),
-            Code::kNotPermitted);
-  EXPECT_EQ(m.SetXattr(this->root_, f.ino, "system.posix_acl_access", "x", XattrFlags::kAny)
-                .code(),
+  EXPECT_EQ(m.SetXattr(bob, f.ino, "trusted.c", "x", XattrFlags::kAny).code(), Code::kNotPermitted);
+  EXPECT_EQ(m.SetXattr(this->root_, f.ino, "system.posix_acl_access", "x", XattrFlags::kAny).code(),
             Code::kUnsupported);
   EXPECT_EQ(this->CodeOf(m.GetXattr(this->root_, f.ino, "system.posix_acl_default")),
             Code::kUnsupported);
@@ -400,12 +397,12 @@ TYPED_TEST(MetaTest, ConcurrentCreatesInOneDirectory) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        auto e = m.Mknod(Context::Root(), kRootIno, "f" + std::to_string(t) + "_" +
-                         std::to_string(i), S_IFREG | 0644, 0);
+        auto e = m.Mknod(Context::Root(), kRootIno,
+                         "f" + std::to_string(t) + "_" + std::to_string(i), S_IFREG | 0644, 0);
         if (!e) ++failures;
-        if (i % 5 == 0 && !m.Mknod(Context::Root(), kRootIno,
-                                   "d" + std::to_string(t) + "_" + std::to_string(i),
-                                   S_IFDIR | 0755, 0)) {
+        if (i % 5 == 0 &&
+            !m.Mknod(Context::Root(), kRootIno, "d" + std::to_string(t) + "_" + std::to_string(i),
+                     S_IFDIR | 0755, 0)) {
           ++failures;
         }
       }

@@ -14,7 +14,7 @@ namespace {
 
 // The directory entry `name` in `parent`: nullopt when there is none.
 Result<std::optional<std::pair<Ino, FileType>>> GetEntry(kv::Txn& txn, Ino parent,
-                                                        std::string_view name) {
+                                                         std::string_view name) {
   ASSIGN_OR_RETURN(auto v, txn.Get(EntryKey(parent, name)));
   if (!v) return std::optional<std::pair<Ino, FileType>>();
   ASSIGN_OR_RETURN(auto e, codec::DecodeEntry(*v));
@@ -24,11 +24,11 @@ Result<std::optional<std::pair<Ino, FileType>>> GetEntry(kv::Txn& txn, Ino paren
 Result<bool> DirIsEmpty(kv::Txn& txn, Ino dir) {
   bool empty = true;
   std::string prefix = codec::EntryPrefix(dir);
-  RETURN_IF_ERROR(txn.Scan(prefix, kv::PrefixEnd(prefix), 1, true,
-                           [&](std::string_view, std::string_view) {
-                             empty = false;
-                             return false;
-                           }));
+  RETURN_IF_ERROR(
+      txn.Scan(prefix, kv::PrefixEnd(prefix), 1, true, [&](std::string_view, std::string_view) {
+        empty = false;
+        return false;
+      }));
   return empty;
 }
 
@@ -91,8 +91,7 @@ Status Meta::Access(const Context& ctx, Ino ino, int mask) {
 
 Result<Attr> Meta::SetAttr(const Context& ctx, Ino ino, const SetAttrRequest& req) {
   Attr out;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    AttrCache attrs(txn);
+  RETURN_IF_ERROR(Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta&) -> Status {
     ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
     const bool owner = ctx.IsRoot() || ctx.uid() == a->uid;
     Timespec now = Now();
@@ -135,7 +134,6 @@ Result<Attr> Meta::SetAttr(const Context& ctx, Ino ino, const SetAttrRequest& re
     if (req.mask & kSetMtimeNow) a->mtime = now;
     a->ctime = (req.mask & kSetCtime) ? req.ctime : now;
     attrs.MarkDirty(ino);
-    attrs.Flush();
     out = *a;
     return OkStatus();
   }));
@@ -159,10 +157,7 @@ static Result<Entry> CreateNode(kv::Engine& engine, Meta::Impl& impl, const Cont
   RETURN_IF_ERROR(ValidateName(name));
   ASSIGN_OR_RETURN(Ino ino, NextInode(engine, impl));
   Entry e;
-  Delta delta;
-  RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
-    delta = {};
-    AttrCache attrs(txn);
+  RETURN_IF_ERROR(Update(engine, impl, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
     ASSIGN_OR_RETURN(Attr * dir, GetDir(attrs, ctx, parent, W_OK | X_OK));
     ASSIGN_OR_RETURN(auto existing, GetEntry(txn, parent, name));
     if (existing) return Exists("'" + std::string(name) + "' already exists");
@@ -196,12 +191,10 @@ static Result<Entry> CreateNode(kv::Engine& engine, Meta::Impl& impl, const Cont
     if (node.type == FileType::kSymlink) txn.Put(codec::SymlinkKey(ino), node.target);
     if (node.type == FileType::kDir) ++dir->nlink;
     Touch(attrs, parent, dir, now);
-    attrs.Flush();
     delta.inodes = 1;
     e = {ino, a};
     return OkStatus();
   }));
-  impl.Apply(delta);
   return e;
 }
 
@@ -261,25 +254,21 @@ static Status DropLink(kv::Txn& txn, AttrCache& attrs, Meta::Impl& impl, Ino ino
 
 Status Meta::Unlink(const Context& ctx, Ino parent, std::string_view name) {
   RETURN_IF_ERROR(ValidateName(name));
-  Delta delta;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    delta = {};
-    AttrCache attrs(txn);
-    ASSIGN_OR_RETURN(Attr * dir, GetDir(attrs, ctx, parent, W_OK | X_OK));
-    ASSIGN_OR_RETURN(auto entry, GetEntry(txn, parent, name));
-    if (!entry) return NotFound("no entry '" + std::string(name) + "'");
-    Ino ino = entry->first;
-    ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
-    if (a->type == FileType::kDir) return IsDir("'" + std::string(name) + "' is a directory");
-    RETURN_IF_ERROR(CheckSticky(ctx, *dir, *a));
-    Timespec now = Now();
-    txn.Delete(EntryKey(parent, name));
-    Touch(attrs, parent, dir, now);
-    RETURN_IF_ERROR(DropLink(txn, attrs, *impl_, ino, a, now, &delta));
-    attrs.Flush();
-    return OkStatus();
-  }));
-  impl_->Apply(delta);
+  RETURN_IF_ERROR(
+      Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
+        ASSIGN_OR_RETURN(Attr * dir, GetDir(attrs, ctx, parent, W_OK | X_OK));
+        ASSIGN_OR_RETURN(auto entry, GetEntry(txn, parent, name));
+        if (!entry) return NotFound("no entry '" + std::string(name) + "'");
+        Ino ino = entry->first;
+        ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
+        if (a->type == FileType::kDir) return IsDir("'" + std::string(name) + "' is a directory");
+        RETURN_IF_ERROR(CheckSticky(ctx, *dir, *a));
+        Timespec now = Now();
+        txn.Delete(EntryKey(parent, name));
+        Touch(attrs, parent, dir, now);
+        RETURN_IF_ERROR(DropLink(txn, attrs, *impl_, ino, a, now, &delta));
+        return OkStatus();
+      }));
   return OkStatus();
 }
 
@@ -287,27 +276,24 @@ Status Meta::Rmdir(const Context& ctx, Ino parent, std::string_view name) {
   if (name == ".") return Invalid("cannot remove '.'");
   if (name == "..") return NotEmpty("cannot remove '..'");
   RETURN_IF_ERROR(ValidateName(name));
-  Delta delta;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    delta = {};
-    AttrCache attrs(txn);
-    ASSIGN_OR_RETURN(Attr * dir, GetDir(attrs, ctx, parent, W_OK | X_OK));
-    ASSIGN_OR_RETURN(auto entry, GetEntry(txn, parent, name));
-    if (!entry) return NotFound("no entry '" + std::string(name) + "'");
-    Ino ino = entry->first;
-    ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
-    if (a->type != FileType::kDir) return NotDir("'" + std::string(name) + "' is not a directory");
-    RETURN_IF_ERROR(CheckSticky(ctx, *dir, *a));
-    ASSIGN_OR_RETURN(bool empty, DirIsEmpty(txn, ino));
-    if (!empty) return NotEmpty("'" + std::string(name) + "' is not empty");
-    txn.Delete(EntryKey(parent, name));
-    --dir->nlink;
-    Touch(attrs, parent, dir, Now());
-    RETURN_IF_ERROR(FreeInode(txn, attrs, ino, &delta));
-    attrs.Flush();
-    return OkStatus();
-  }));
-  impl_->Apply(delta);
+  RETURN_IF_ERROR(
+      Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
+        ASSIGN_OR_RETURN(Attr * dir, GetDir(attrs, ctx, parent, W_OK | X_OK));
+        ASSIGN_OR_RETURN(auto entry, GetEntry(txn, parent, name));
+        if (!entry) return NotFound("no entry '" + std::string(name) + "'");
+        Ino ino = entry->first;
+        ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
+        if (a->type != FileType::kDir)
+          return NotDir("'" + std::string(name) + "' is not a directory");
+        RETURN_IF_ERROR(CheckSticky(ctx, *dir, *a));
+        ASSIGN_OR_RETURN(bool empty, DirIsEmpty(txn, ino));
+        if (!empty) return NotEmpty("'" + std::string(name) + "' is not empty");
+        txn.Delete(EntryKey(parent, name));
+        --dir->nlink;
+        Touch(attrs, parent, dir, Now());
+        RETURN_IF_ERROR(FreeInode(txn, attrs, ino, &delta));
+        return OkStatus();
+      }));
   return OkStatus();
 }
 
@@ -320,94 +306,91 @@ Status Meta::Rename(const Context& ctx, Ino parent, std::string_view name, Ino n
   if (flags != RenameFlags::kNone && !exchange && !no_replace) {
     return Invalid("unknown rename flags");
   }
-  Delta delta;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    delta = {};
-    AttrCache attrs(txn);
-    ASSIGN_OR_RETURN(Attr * pa, GetDir(attrs, ctx, parent, W_OK | X_OK));
-    ASSIGN_OR_RETURN(Attr * npa, GetDir(attrs, ctx, new_parent, W_OK | X_OK));
-    ASSIGN_OR_RETURN(auto src, GetEntry(txn, parent, name));
-    if (!src) return NotFound("no entry '" + std::string(name) + "'");
-    ASSIGN_OR_RETURN(auto dst, GetEntry(txn, new_parent, new_name));
-    const Ino src_ino = src->first;
-    if (no_replace && dst) return Exists("'" + std::string(new_name) + "' already exists");
-    if (dst && dst->first == src_ino) return OkStatus();  // the same file: nothing to do
-    if (exchange && !dst) return NotFound("no entry '" + std::string(new_name) + "' to exchange");
-    ASSIGN_OR_RETURN(Attr * sa, attrs.Get(src_ino));
-    Attr* da = nullptr;
-    if (dst) {
-      ASSIGN_OR_RETURN(da, attrs.Get(dst->first));
-    }
-    const bool src_dir = sa->type == FileType::kDir;
-    const bool dst_dir = da && da->type == FileType::kDir;
-    RETURN_IF_ERROR(CheckSticky(ctx, *pa, *sa));
-    if (da) RETURN_IF_ERROR(CheckSticky(ctx, *npa, *da));
-    if (parent != new_parent) {
-      // Moving a directory rewrites its "..", which needs write access to it.
-      if (src_dir) RETURN_IF_ERROR(CheckAccess(ctx, *sa, W_OK));
-      if (exchange && dst_dir) RETURN_IF_ERROR(CheckAccess(ctx, *da, W_OK));
-      if (src_dir) RETURN_IF_ERROR(CheckNotBelow(attrs, src_ino, new_parent));
-      if (exchange && dst_dir) RETURN_IF_ERROR(CheckNotBelow(attrs, dst->first, parent));
-    }
-    Timespec now = Now();
-    if (exchange) {
-      txn.Put(EntryKey(parent, name), codec::EncodeEntry(dst->first, da->type));
-      txn.Put(EntryKey(new_parent, new_name), codec::EncodeEntry(src_ino, sa->type));
-      if (parent != new_parent) {
-        if (src_dir) {
-          sa->parent = new_parent;
-          --pa->nlink;
-          ++npa->nlink;
+  RETURN_IF_ERROR(
+      Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
+        ASSIGN_OR_RETURN(Attr * pa, GetDir(attrs, ctx, parent, W_OK | X_OK));
+        ASSIGN_OR_RETURN(Attr * npa, GetDir(attrs, ctx, new_parent, W_OK | X_OK));
+        ASSIGN_OR_RETURN(auto src, GetEntry(txn, parent, name));
+        if (!src) return NotFound("no entry '" + std::string(name) + "'");
+        ASSIGN_OR_RETURN(auto dst, GetEntry(txn, new_parent, new_name));
+        const Ino src_ino = src->first;
+        if (no_replace && dst) return Exists("'" + std::string(new_name) + "' already exists");
+        if (dst && dst->first == src_ino) return OkStatus();  // the same file: nothing to do
+        if (exchange && !dst)
+          return NotFound("no entry '" + std::string(new_name) + "' to exchange");
+        ASSIGN_OR_RETURN(Attr * sa, attrs.Get(src_ino));
+        Attr* da = nullptr;
+        if (dst) {
+          ASSIGN_OR_RETURN(da, attrs.Get(dst->first));
         }
-        if (dst_dir) {
-          da->parent = parent;
-          ++pa->nlink;
-          --npa->nlink;
+        const bool src_dir = sa->type == FileType::kDir;
+        const bool dst_dir = da && da->type == FileType::kDir;
+        RETURN_IF_ERROR(CheckSticky(ctx, *pa, *sa));
+        if (da) RETURN_IF_ERROR(CheckSticky(ctx, *npa, *da));
+        if (parent != new_parent) {
+          // Moving a directory rewrites its "..", which needs write access to it.
+          if (src_dir) RETURN_IF_ERROR(CheckAccess(ctx, *sa, W_OK));
+          if (exchange && dst_dir) RETURN_IF_ERROR(CheckAccess(ctx, *da, W_OK));
+          if (src_dir) RETURN_IF_ERROR(CheckNotBelow(attrs, src_ino, new_parent));
+          if (exchange && dst_dir) RETURN_IF_ERROR(CheckNotBelow(attrs, dst->first, parent));
         }
-      }
-      da->ctime = now;
-      attrs.MarkDirty(dst->first);
-    } else {
-      if (da) {
-        if (src_dir && !dst_dir) return NotDir("'" + std::string(new_name) + "' is not a directory");
-        if (!src_dir && dst_dir) return IsDir("'" + std::string(new_name) + "' is a directory");
-        if (dst_dir) {
-          ASSIGN_OR_RETURN(bool empty, DirIsEmpty(txn, dst->first));
-          if (!empty) return NotEmpty("'" + std::string(new_name) + "' is not empty");
-          --npa->nlink;
-          RETURN_IF_ERROR(FreeInode(txn, attrs, dst->first, &delta));
+        Timespec now = Now();
+        if (exchange) {
+          txn.Put(EntryKey(parent, name), codec::EncodeEntry(dst->first, da->type));
+          txn.Put(EntryKey(new_parent, new_name), codec::EncodeEntry(src_ino, sa->type));
+          if (parent != new_parent) {
+            if (src_dir) {
+              sa->parent = new_parent;
+              --pa->nlink;
+              ++npa->nlink;
+            }
+            if (dst_dir) {
+              da->parent = parent;
+              ++pa->nlink;
+              --npa->nlink;
+            }
+          }
+          da->ctime = now;
+          attrs.MarkDirty(dst->first);
         } else {
-          RETURN_IF_ERROR(DropLink(txn, attrs, *impl_, dst->first, da, now, &delta));
+          if (da) {
+            if (src_dir && !dst_dir)
+              return NotDir("'" + std::string(new_name) + "' is not a directory");
+            if (!src_dir && dst_dir) return IsDir("'" + std::string(new_name) + "' is a directory");
+            if (dst_dir) {
+              ASSIGN_OR_RETURN(bool empty, DirIsEmpty(txn, dst->first));
+              if (!empty) return NotEmpty("'" + std::string(new_name) + "' is not empty");
+              --npa->nlink;
+              RETURN_IF_ERROR(FreeInode(txn, attrs, dst->first, &delta));
+            } else {
+              RETURN_IF_ERROR(DropLink(txn, attrs, *impl_, dst->first, da, now, &delta));
+            }
+            da = nullptr;  // may have been freed
+          }
+          if (src_dir && parent != new_parent && npa->nlink >= kMaxLinks) {
+            return Status(Code::kTooManyLinks, "the target directory has too many subdirectories");
+          }
+          txn.Delete(EntryKey(parent, name));
+          txn.Put(EntryKey(new_parent, new_name), codec::EncodeEntry(src_ino, sa->type));
+          if (src_dir && parent != new_parent) {
+            sa->parent = new_parent;
+            --pa->nlink;
+            ++npa->nlink;
+          }
         }
-        da = nullptr;  // may have been freed
-      }
-      if (src_dir && parent != new_parent && npa->nlink >= kMaxLinks) {
-        return Status(Code::kTooManyLinks, "the target directory has too many subdirectories");
-      }
-      txn.Delete(EntryKey(parent, name));
-      txn.Put(EntryKey(new_parent, new_name), codec::EncodeEntry(src_ino, sa->type));
-      if (src_dir && parent != new_parent) {
-        sa->parent = new_parent;
-        --pa->nlink;
-        ++npa->nlink;
-      }
-    }
-    sa->ctime = now;
-    attrs.MarkDirty(src_ino);
-    Touch(attrs, parent, pa, now);
-    Touch(attrs, new_parent, npa, now);
-    attrs.Flush();
-    return OkStatus();
-  }));
-  impl_->Apply(delta);
+        sa->ctime = now;
+        attrs.MarkDirty(src_ino);
+        Touch(attrs, parent, pa, now);
+        Touch(attrs, new_parent, npa, now);
+        return OkStatus();
+      }));
   return OkStatus();
 }
 
 Result<Entry> Meta::Link(const Context& ctx, Ino ino, Ino new_parent, std::string_view new_name) {
   RETURN_IF_ERROR(ValidateName(new_name));
   Entry e;
-  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
-    AttrCache attrs(txn);
+  RETURN_IF_ERROR(Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta&) -> Status {
     ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
     if (a->type == FileType::kDir) return NotPermitted("cannot hard-link a directory");
     if (a->nlink == 0) return NotFound("the file was removed");
@@ -422,7 +405,6 @@ Result<Entry> Meta::Link(const Context& ctx, Ino ino, Ino new_parent, std::strin
     txn.Put(EntryKey(new_parent, new_name), codec::EncodeEntry(ino, a->type));
     Touch(attrs, new_parent, dir, now);
     e = {ino, *a};
-    attrs.Flush();
     return OkStatus();
   }));
   return e;
@@ -436,18 +418,17 @@ Result<std::vector<DirEntry>> Meta::Readdir(const Context& ctx, Ino dir, bool wi
     RETURN_IF_ERROR(GetDir(attrs, ctx, dir, R_OK));
     Status bad;
     std::string prefix = codec::EntryPrefix(dir);
-    RETURN_IF_ERROR(txn.Scan(prefix, kv::PrefixEnd(prefix), 0, false,
-                             [&](std::string_view k, std::string_view v) {
-                               auto name = codec::EntryName(k);
-                               auto entry = codec::DecodeEntry(v);
-                               if (!name || !entry) {
-                                 bad = Corrupt("a directory entry of inode " +
-                                               std::to_string(dir) + " does not decode");
-                                 return false;
-                               }
-                               out.push_back({std::string(*name), entry->first, entry->second, {}});
-                               return true;
-                             }));
+    RETURN_IF_ERROR(txn.Scan(
+        prefix, kv::PrefixEnd(prefix), 0, false, [&](std::string_view k, std::string_view v) {
+          auto name = codec::EntryName(k);
+          auto entry = codec::DecodeEntry(v);
+          if (!name || !entry) {
+            bad = Corrupt("a directory entry of inode " + std::to_string(dir) + " does not decode");
+            return false;
+          }
+          out.push_back({std::string(*name), entry->first, entry->second, {}});
+          return true;
+        }));
     RETURN_IF_ERROR(bad);
     if (!with_attr || out.empty()) return OkStatus();
     std::vector<std::string> keys;
@@ -539,8 +520,7 @@ Status Meta::SetXattr(const Context& ctx, Ino ino, std::string_view name, std::s
   if (value.size() > kMaxXattrValue) {
     return Status(Code::kNoSpace, "xattr value larger than " + std::to_string(kMaxXattrValue));
   }
-  return engine_->Txn([&](kv::Txn& txn) -> Status {
-    AttrCache attrs(txn);
+  return Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta&) -> Status {
     ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
     RETURN_IF_ERROR(CheckXattr(ctx, *a, name, XattrAccess::kWrite));
     ASSIGN_OR_RETURN(auto old, txn.Get(codec::XattrKey(ino, name)));
@@ -549,14 +529,12 @@ Status Meta::SetXattr(const Context& ctx, Ino ino, std::string_view name, std::s
     txn.Put(codec::XattrKey(ino, name), value);
     a->ctime = Now();
     attrs.MarkDirty(ino);
-    attrs.Flush();
     return OkStatus();
   });
 }
 
 Status Meta::RemoveXattr(const Context& ctx, Ino ino, std::string_view name) {
-  return engine_->Txn([&](kv::Txn& txn) -> Status {
-    AttrCache attrs(txn);
+  return Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta&) -> Status {
     ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
     RETURN_IF_ERROR(CheckXattr(ctx, *a, name, XattrAccess::kWrite));
     ASSIGN_OR_RETURN(auto old, txn.Get(codec::XattrKey(ino, name)));
@@ -564,7 +542,6 @@ Status Meta::RemoveXattr(const Context& ctx, Ino ino, std::string_view name) {
     txn.Delete(codec::XattrKey(ino, name));
     a->ctime = Now();
     attrs.MarkDirty(ino);
-    attrs.Flush();
     return OkStatus();
   });
 }
