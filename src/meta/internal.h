@@ -75,6 +75,10 @@ class Meta::Impl {
   uint64_t session = 0;
   SessionInfo session_info;
   std::unordered_map<Ino, int> open_counts;
+  // Inodes this client keeps alive after their last unlink (an "O" key may
+  // exist): only their last Close needs a transaction. May hold extra ones
+  // (from a transaction that was retried), never miss one.
+  std::unordered_set<Ino> sustained;
   // Inodes on which this client took a lock: the others need no release.
   std::unordered_set<Ino> locked;
   // Usage not yet added to the stored counters (flushed by Heartbeat).

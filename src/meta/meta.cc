@@ -457,6 +457,7 @@ Status Meta::EndSession() {
     session = impl_->session;
     impl_->session = 0;
     impl_->open_counts.clear();
+    impl_->sustained.clear();
   }
   RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, session));
   return AddPendingUsage(*engine_, *impl_);
@@ -590,6 +591,8 @@ Status Meta::Close(Ino ino) {
     if (it == impl_->open_counts.end()) return OkStatus();
     if (--it->second > 0) return OkStatus();
     impl_->open_counts.erase(it);
+    // Most files were not unlinked while open: closing them stores nothing.
+    if (impl_->sustained.erase(ino) == 0) return OkStatus();
     session = impl_->session;
   }
   return Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {

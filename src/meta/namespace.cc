@@ -244,6 +244,7 @@ static Status DropLink(kv::Txn& txn, AttrCache& attrs, Meta::Impl& impl, Ino ino
     {
       std::lock_guard lock(impl.mu);
       session = impl.session;
+      impl.sustained.insert(ino);
     }
     txn.Put(codec::SustainedKey(session, ino), "");
     attrs.MarkDirty(ino);
