@@ -5,7 +5,8 @@
 set -euo pipefail
 
 # Build tools, libraries (see DESIGN.md, "Dependencies"), test tools
-# (fuse3: fusermount3; psmisc: fuser; attr/acl: xattr and ACL tools).
+# (fuse3: fusermount3; psmisc: fuser; attr/acl: xattr and ACL tools;
+# redis-server: the server scripts/test.sh starts for the redis tests).
 PACKAGES=(
   build-essential cmake pkg-config git
   libfuse3-dev fuse3
@@ -17,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy clang-tidy-19
   attr acl psmisc
+  redis-server
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test with ctest.
 #
-#   scripts/test.sh            all labels: unit, model, mount, crash, s3
+#   scripts/test.sh            all labels: unit, model, mount, crash, s3, redis
 #   scripts/test.sh --fast     only the in-process unit tests (-L unit)
 #   scripts/test.sh -- ARGS    extra ctest arguments, e.g. -- -R Posix
 #
 # The mount and crash tests need root and /dev/fuse (they skip, saying why,
 # otherwise). An S3 server (s3rver) is started for the s3 tests, which also
-# run the mount and crash tests on S3 volumes. Each test formats and mounts
+# run the mount and crash tests on S3 volumes, and a Redis server for the
+# redis tests (metadata on Redis). Each test formats and mounts
 # its own volume in its own temp dir, so ctest runs two at a time. Exits
 # non-zero if any test failed.
 set -euo pipefail
@@ -19,7 +20,7 @@ while (($#)); do
   case "$1" in
     --fast) FAST=1 ;;
     --) shift; CTEST_EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "[test] unknown option: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -80,6 +81,8 @@ else
 fi
 S3RVER_PID=""
 S3RVER_DIR=""
+REDIS_PID=""
+REDIS_DIR=""
 
 # A TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
@@ -153,6 +156,59 @@ stop_s3rver() {
   fi
 }
 
+# Whether a Redis server answers PING on 127.0.0.1:$1.
+redis_answers() {
+  (
+    local line=""
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'PING\r\n' >&3
+    IFS= read -r -t 2 line <&3 || true
+    [[ "$line" == "+PONG"* ]]
+  ) 2>/dev/null
+}
+
+# redis-server (installed by setup.sh) for the redis tests: loopback only, no
+# persistence, its working files in a temp dir removed with it. Each test
+# uses its own key prefix, so the tests share it. The tests that kill and
+# restart a server start their own from SHOAL_TEST_REDIS_SERVER.
+start_redis() {
+  local bin port attempt i
+  bin=$(command -v redis-server || true)
+  if [[ -z "$bin" ]]; then
+    echo "[test] error: redis-server is not installed (scripts/setup.sh installs it)" >&2
+    return 1
+  fi
+  REDIS_DIR=$(mktemp -d /tmp/shoal-redis.XXXXXX)
+  for ((attempt = 0; attempt < 3; attempt++)); do
+    port=$(free_port) || { echo "[test] error: no free port for redis-server" >&2; return 1; }
+    "$bin" --bind 127.0.0.1 --port "$port" --save "" --appendonly no --dir "$REDIS_DIR" \
+        --daemonize no >"$REDIS_DIR/log" 2>&1 &
+    REDIS_PID=$!
+    for ((i = 0; i < 100; i++)); do
+      if redis_answers "$port"; then
+        export SHOAL_TEST_REDIS_URL="redis://127.0.0.1:$port"
+        export SHOAL_TEST_REDIS_SERVER="$bin"
+        echo "[test] redis-server (pid $REDIS_PID) serves $SHOAL_TEST_REDIS_URL"
+        return 0
+      fi
+      kill -0 "$REDIS_PID" 2>/dev/null || break  # exited (the port may have been taken)
+      sleep 0.1
+    done
+    stop_redis
+  done
+  echo "[test] error: redis-server did not start; its log:" >&2
+  cat "$REDIS_DIR/log" >&2 || true
+  return 1
+}
+
+stop_redis() {
+  if [[ -n "$REDIS_PID" ]]; then
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=""
+  fi
+}
+
 start_services() {
   if ! start_s3rver; then
     if [[ "${CI:-}" == true ]]; then
@@ -161,9 +217,21 @@ start_services() {
     fi
     echo "[test] warning: no S3 server: the s3 tests will skip" >&2
   fi
+  if ! start_redis; then
+    if [[ "${CI:-}" == true ]]; then
+      echo "[test] error: CI needs the Redis server for the redis tests" >&2
+      exit 1
+    fi
+    echo "[test] warning: no Redis server: the redis tests will skip" >&2
+  fi
 }
 
 stop_services() {
+  stop_redis
+  if [[ -n "$REDIS_DIR" ]]; then
+    rm -rf -- "$REDIS_DIR"
+    REDIS_DIR=""
+  fi
   stop_s3rver
   if [[ -n "$S3RVER_DIR" ]]; then
     if grep -q 'restarting' "$S3RVER_DIR/log" 2>/dev/null; then
@@ -184,7 +252,7 @@ if ((FAST)); then
   CTEST_ARGS+=(-L unit)
   echo "[test] running the unit tests"
 else
-  echo "[test] running all tests (unit, model, mount, crash, s3)"
+  echo "[test] running all tests (unit, model, mount, crash, s3, redis)"
 fi
 [[ $(id -u) -eq 0 ]] || echo "[test] note: not root, so the mount and crash tests will skip"
 

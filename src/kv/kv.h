@@ -2,7 +2,8 @@
 // The file-system schema (meta/) is written once over it.
 //
 // Engines: mem (tests, one process), rocksdb (embedded default, one process),
-// fault (wraps another and injects failures); later redis and postgres.
+// redis (many clients; see redis_kv.h), fault (wraps another and injects
+// failures); later postgres.
 // Chosen by URL with OpenKv(): "mem://", "rocksdb:///var/lib/shoal/demo.meta".
 //
 // Transactions are optimistic: a transaction function reads and buffers
@@ -44,8 +45,9 @@ class Txn {
   // this transaction's buffered writes applied, until fn returns false or
   // `limit` keys were visited (0 = no limit). An empty `end` means the end of
   // the key space. Values are empty if keys_only.
-  virtual Status Scan(std::string_view begin, std::string_view end, size_t limit, bool keys_only,
-                      const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+  virtual Status Scan(
+      std::string_view begin, std::string_view end, size_t limit, bool keys_only,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
 
   // Buffered until commit.
   virtual void Put(std::string_view key, std::string_view value) = 0;

@@ -5,14 +5,16 @@
 #include "common/url.h"
 #include "kv/kv.h"
 #include "kv/mem_kv.h"
+#include "kv/redis_kv.h"
 #include "kv/rocksdb_kv.h"
 
 namespace shoal::kv {
 namespace {
 
 constexpr std::string_view kAcceptedForms =
-    "metadata engines accept rocksdb:///abs/path and mem:// "
-    "(redis:// and postgres:// come later)";
+    "metadata engines accept rocksdb:///abs/path, "
+    "redis://[user:password@]host[:port][/db][?prefix=NAME&timeout=SECONDS] and mem:// "
+    "(postgres:// comes later)";
 
 Status BadUrl(const Url& url, std::string_view what) {
   return Invalid("metadata URL '" + url.Redacted() + "' " + std::string(what) + "; " +
@@ -46,6 +48,13 @@ Result<std::shared_ptr<Engine>> OpenRocksDbUrl(const Url& url, bool create) {
   return OpenRocksDb(url.path, options);
 }
 
+Result<std::shared_ptr<Engine>> OpenRedisUrl(const Url& url) {
+  auto options = RedisOptionsFromUrl(url);
+  if (!options) return BadUrl(url, options.error().message());
+  ASSIGN_OR_RETURN(std::shared_ptr<RedisEngine> engine, OpenRedis(*options));
+  return engine;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Engine>> OpenKv(std::string_view text, bool create) {
@@ -60,6 +69,8 @@ Result<std::shared_ptr<Engine>> OpenKv(std::string_view text, bool create) {
     return std::make_shared<MemEngine>();
   }
   if (url->scheme == "rocksdb") return OpenRocksDbUrl(*url, create);
+  // `create` means nothing to redis: an empty prefix is an empty database.
+  if (url->scheme == "redis") return OpenRedisUrl(*url);
   return BadUrl(*url, "has the unknown scheme '" + url->scheme + "'");
 }
 

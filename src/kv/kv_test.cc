@@ -1,6 +1,8 @@
 // Conformance tests run over every engine (typed tests), then tests of what
 // only one engine does: rocksdb persistence and locking, mem phantom checks,
-// URL parsing, and fault injection.
+// URL parsing, and fault injection. The redis engine runs the typed tests
+// when SHOAL_TEST_REDIS_URL names a server (they skip otherwise); its own
+// tests are in redis_kv_test.cc.
 #include "kv/kv.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +21,7 @@
 
 #include "kv/fault_kv.h"
 #include "kv/mem_kv.h"
+#include "kv/redis_testing.h"
 #include "kv/rocksdb_kv.h"
 
 namespace shoal::kv {
@@ -78,10 +81,24 @@ struct FaultMemFactory {
   }
 };
 
+// On the server of SHOAL_TEST_REDIS_URL, under a fresh prefix that is
+// deleted afterwards.
+struct RedisFactory {
+  std::string skip_reason = testing::RedisSkipReason();
+  std::shared_ptr<Engine> Open() {
+    auto engine = testing::OpenTestRedis(FastRetry());
+    EXPECT_TRUE(engine.has_value()) << engine.error().ToString();
+    return engine.has_value() ? *engine : nullptr;
+  }
+};
+
 template <typename Factory>
 class KvTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    if constexpr (requires { factory_.skip_reason; }) {
+      if (!factory_.skip_reason.empty()) GTEST_SKIP() << factory_.skip_reason;
+    }
     engine_ = factory_.Open();
     ASSERT_NE(engine_, nullptr);
   }
@@ -125,7 +142,7 @@ class KvTest : public ::testing::Test {
   std::shared_ptr<Engine> engine_;
 };
 
-using Engines = ::testing::Types<MemFactory, RocksFactory, FaultMemFactory>;
+using Engines = ::testing::Types<MemFactory, RocksFactory, FaultMemFactory, RedisFactory>;
 
 class EngineNames {
  public:
@@ -133,6 +150,7 @@ class EngineNames {
   static std::string GetName(int) {
     if (std::is_same_v<T, MemFactory>) return "Mem";
     if (std::is_same_v<T, RocksFactory>) return "RocksDb";
+    if (std::is_same_v<T, RedisFactory>) return "Redis";
     return "FaultMem";
   }
 };
@@ -849,15 +867,18 @@ TEST(OpenKvTest, MemIsFreshEachTime) {
 }
 
 TEST(OpenKvTest, BadUrlsAreInvalidAndListTheAcceptedForms) {
-  for (const char* url : {"", "mem", "/var/lib/meta", "tikv://host/x", "redis://localhost:6379/1",
-                          "rocksdb://relative/path", "rocksdb://", "rocksdb:///", "mem://host",
-                          "mem:///path", "rocksdb://user:secret@host/x"}) {
+  for (const char* url :
+       {"", "mem", "/var/lib/meta", "tikv://host/x", "redis:///1", "rocksdb://relative/path",
+        "rocksdb://", "rocksdb:///", "mem://host", "mem:///path", "rocksdb://user:secret@host/x",
+        "redis://:secret@localhost/x"}) {
     auto engine = OpenKv(url, true);
     ASSERT_FALSE(engine.has_value()) << url;
     EXPECT_EQ(engine.error().code(), Code::kInvalid) << url << ": " << engine.error().ToString();
     EXPECT_NE(engine.error().message().find("rocksdb:///"), std::string::npos)
         << engine.error().message();
     EXPECT_NE(engine.error().message().find("mem://"), std::string::npos);
+    EXPECT_NE(engine.error().message().find("redis://[user:password@]host[:port][/db]"),
+              std::string::npos);
     EXPECT_EQ(engine.error().message().find("secret"), std::string::npos)
         << "passwords must not be printed: " << engine.error().message();
   }
