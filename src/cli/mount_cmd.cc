@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -184,8 +185,12 @@ Status Serve(const MountArgs& a, const std::string& mountpoint, const std::strin
   session.mountpoint = mountpoint;
   session.version = SHOAL_VERSION;
   RETURN_IF_ERROR(meta->StartSession(session));
+  vfs::Options vfs_options;
+  vfs_options.session_timeout_sec = a.session_timeout;
+  // A few heartbeats per timeout, so that one late beat is not death.
+  vfs_options.heartbeat_sec = std::min(10.0, a.session_timeout / 4);
   ASSIGN_OR_RETURN(std::unique_ptr<vfs::Vfs> vfs,
-                   vfs::Vfs::Create(std::move(meta), std::move(store), vfs::Options{}));
+                   vfs::Vfs::Create(std::move(meta), std::move(store), vfs_options));
 
   fuse::MountOptions options;
   options.mountpoint = mountpoint;
@@ -310,6 +315,10 @@ int RunMount(const MountArgs& a) {
   }
   if (a.attr_timeout < 0 || a.entry_timeout < 0) {
     PrintError(kCmd, "timeouts cannot be negative: give seconds, 0 or more");
+    return kExitError;
+  }
+  if (!(a.session_timeout >= 2)) {
+    PrintError(kCmd, "--session-timeout must be at least 2 seconds");
     return kExitError;
   }
   // Refuse a bad mountpoint before anything is opened or forked.

@@ -73,8 +73,18 @@ bool Alive(pid_t pid) {
 }
 
 Status UnmountAsRoot(const std::string& path, bool lazy) {
-  if (::umount2(path.c_str(), lazy ? MNT_DETACH : 0) == 0) return OkStatus();
-  int err = errno;
+  // A file closed a moment ago may still be on its way out of the kernel
+  // (FUSE releases are asynchronous, and slow while the daemon waits for its
+  // metadata engine): EBUSY gets a few seconds to pass before it counts.
+  constexpr auto kBusyGrace = std::chrono::seconds(3);
+  auto deadline = std::chrono::steady_clock::now() + kBusyGrace;
+  int err = 0;
+  for (;;) {
+    if (::umount2(path.c_str(), lazy ? MNT_DETACH : 0) == 0) return OkStatus();
+    err = errno;
+    if (err != EBUSY || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   if (err == EBUSY) {
     return Status(Code::kBusy, path +
                                    " is busy: a process has a file open or its working directory "

@@ -260,6 +260,14 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!r) return ReplyError(req, "open", ino, r.error());
     fi->fh = r->fh;
     fi->keep_cache = 0;
+    // Close-to-open: another client may have changed the file since the
+    // kernel cached its attributes, and a read past a stale size would stop
+    // short. Drop them (not the pages: keep_cache 0 does that) so that the
+    // next stat or read asks for fresh ones.
+    fuse_session* se = a.session.load();
+    if (se != nullptr && a.options.attr_timeout > 0) {
+      (void)fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+    }
     // -ENOENT: the caller was interrupted and the kernel will never release
     // this handle, so release it here.
     if (fuse_reply_open(req, fi) == -ENOENT) (void)a.vfs.Release(ino, r->fh);
@@ -494,7 +502,8 @@ void SetLk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* loc
     if (!l) return ReplyError(req, "setlk", ino, l.error());
     Context ctx = ContextOf(req);
     vfs::LockWait wait = sleep ? vfs::LockWait::kWait : vfs::LockWait::kNoWait;
-    ReplyStatus(req, "setlk", ino, AdapterOf(req).vfs.SetLk(ctx, ino, fi->fh, fi->lock_owner, *l, wait));
+    ReplyStatus(req, "setlk", ino,
+                AdapterOf(req).vfs.SetLk(ctx, ino, fi->fh, fi->lock_owner, *l, wait));
   });
 }
 

@@ -19,6 +19,8 @@ struct Adapter {
   MountOptions options;  // mountpoint is absolute
   std::function<void()> on_ready;
   std::atomic<bool> ready_sent{false};
+  // Set once the session exists; for notifications to the kernel.
+  std::atomic<fuse_session*> session{nullptr};
 };
 
 // Handlers for every operation shoal serves; the others are left null so

@@ -111,6 +111,7 @@ Status Mount::Run() {
     return Invalid("libfuse refused the mount options '" + opts + "' (its reason is in the log)");
   }
   SessionGuard guard(se);
+  impl_->adapter_.session = se;
   if (fuse_set_signal_handlers(se) != 0) {
     return Internal("cannot install the SIGTERM/SIGINT/SIGHUP handlers of the mount");
   }

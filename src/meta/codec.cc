@@ -88,12 +88,13 @@ std::string DeletedSliceKey(uint64_t id, uint32_t size) {
   return k;
 }
 std::string DeletedSlicePrefix() { return "G"; }
-std::string SustainedKey(uint64_t session, Ino ino) {
-  std::string k = KindAndIno('O', session);
-  PutBe64(&k, ino);
+std::string HolderKey(Ino ino, uint64_t session) {
+  std::string k = KindAndIno('H', ino);
+  PutBe64(&k, session);
   return k;
 }
-std::string SustainedPrefix(uint64_t session) { return KindAndIno('O', session); }
+std::string HolderPrefix(Ino ino) { return KindAndIno('H', ino); }
+std::string HolderPrefix() { return "H"; }
 std::string SessionKey(uint64_t session) { return KindAndIno('U', session); }
 std::string SessionPrefix() { return "U"; }
 std::string FlockKey(Ino ino) { return KindAndIno('F', ino); }
@@ -117,9 +118,9 @@ Result<Ino> InoOfKey(std::string_view key) {
   if (key.size() < 9) return Corrupt("bad inode key");
   return GetBe(key, 1, 8);
 }
-Result<Ino> SustainedIno(std::string_view key) {
-  if (key.size() != 17 || key[0] != 'O') return Corrupt("bad sustained-inode key");
-  return GetBe(key, 9, 8);
+Result<std::pair<Ino, uint64_t>> DecodeHolderKey(std::string_view key) {
+  if (key.size() != 17 || key[0] != 'H') return Corrupt("bad open-holder key");
+  return std::make_pair(GetBe(key, 1, 8), GetBe(key, 9, 8));
 }
 Result<std::pair<uint64_t, uint32_t>> DeletedSlice(std::string_view key) {
   if (key.size() != 13 || key[0] != 'G') return Corrupt("bad deleted-slice key");

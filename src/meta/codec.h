@@ -16,33 +16,35 @@
 namespace shoal::meta::codec {
 
 // --- keys ---
-std::string SettingKey();                                   // "S"
-std::string CounterKey(std::string_view name);              // "C" name
-std::string AttrKey(Ino ino);                               // "A" ino
-std::string EntryKey(Ino parent, std::string_view name);    // "D" parent name
-std::string EntryPrefix(Ino parent);                        // "D" parent
-std::string ChunkKey(Ino ino, uint32_t index);              // "K" ino index
-std::string ChunkPrefix(Ino ino);                           // "K" ino
-std::string XattrKey(Ino ino, std::string_view name);       // "X" ino name
-std::string XattrPrefix(Ino ino);                           // "X" ino
-std::string SymlinkKey(Ino ino);                            // "Y" ino
-std::string DeletedSliceKey(uint64_t id, uint32_t size);    // "G" id size
-std::string DeletedSlicePrefix();                           // "G"
-std::string SustainedKey(uint64_t session, Ino ino);        // "O" session ino
-std::string SustainedPrefix(uint64_t session);              // "O" session
-std::string SessionKey(uint64_t session);                   // "U" session
-std::string SessionPrefix();                                // "U"
-std::string FlockKey(Ino ino);                              // "F" ino
-std::string PlockKey(Ino ino);                              // "P" ino
+std::string SettingKey();                                 // "S"
+std::string CounterKey(std::string_view name);            // "C" name
+std::string AttrKey(Ino ino);                             // "A" ino
+std::string EntryKey(Ino parent, std::string_view name);  // "D" parent name
+std::string EntryPrefix(Ino parent);                      // "D" parent
+std::string ChunkKey(Ino ino, uint32_t index);            // "K" ino index
+std::string ChunkPrefix(Ino ino);                         // "K" ino
+std::string XattrKey(Ino ino, std::string_view name);     // "X" ino name
+std::string XattrPrefix(Ino ino);                         // "X" ino
+std::string SymlinkKey(Ino ino);                          // "Y" ino
+std::string DeletedSliceKey(uint64_t id, uint32_t size);  // "G" id size
+std::string DeletedSlicePrefix();                         // "G"
+std::string HolderKey(Ino ino, uint64_t session);         // "H" ino session
+std::string HolderPrefix(Ino ino);                        // "H" ino
+std::string HolderPrefix();                               // "H"
+std::string SessionKey(uint64_t session);                 // "U" session
+std::string SessionPrefix();                              // "U"
+std::string FlockKey(Ino ino);                            // "F" ino
+std::string PlockKey(Ino ino);                            // "P" ino
 std::string FlockPrefix();
 std::string PlockPrefix();
 
 // Decoders of key parts; kCorrupt when the key is not of that kind.
-Result<std::string_view> EntryName(std::string_view key);   // name of a "D" key
-Result<uint32_t> ChunkIndex(std::string_view key);          // index of a "K" key
-Result<std::string_view> XattrName(std::string_view key);   // name of an "X" key
-Result<Ino> InoOfKey(std::string_view key);                 // ino of "A","F","P" keys
-Result<Ino> SustainedIno(std::string_view key);             // ino of an "O" key
+Result<std::string_view> EntryName(std::string_view key);  // name of a "D" key
+Result<uint32_t> ChunkIndex(std::string_view key);         // index of a "K" key
+Result<std::string_view> XattrName(std::string_view key);  // name of an "X" key
+Result<Ino> InoOfKey(std::string_view key);                // ino of "A","F","P" keys
+// (ino, session) of an "H" key.
+Result<std::pair<Ino, uint64_t>> DecodeHolderKey(std::string_view key);
 Result<std::pair<uint64_t, uint32_t>> DeletedSlice(std::string_view key);
 
 // --- values ---

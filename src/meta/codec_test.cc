@@ -32,7 +32,7 @@ TEST(CodecTest, KeysOfOneInodeSortTogetherInNumericOrder) {
   EXPECT_LT(EntryKey(255, "zzz"), EntryKey(256, "a"));
   EXPECT_EQ(*ChunkIndex(ChunkKey(9, 77)), 77u);
   EXPECT_EQ(*EntryName(EntryKey(9, "name")), "name");
-  EXPECT_EQ(*SustainedIno(SustainedKey(3, 99)), 99u);
+  EXPECT_EQ(*DecodeHolderKey(HolderKey(99, 3)), std::make_pair(Ino{99}, uint64_t{3}));
   auto d = DeletedSlice(DeletedSliceKey(5, 4096));
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->first, 5u);

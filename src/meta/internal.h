@@ -1,6 +1,7 @@
 // Pieces shared by the files that implement Meta. Not part of meta's API.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -75,10 +76,20 @@ class Meta::Impl {
   uint64_t session = 0;
   SessionInfo session_info;
   std::unordered_map<Ino, int> open_counts;
-  // Inodes this client keeps alive after their last unlink (an "O" key may
-  // exist): only their last Close needs a transaction. May hold extra ones
-  // (from a transaction that was retried), never miss one.
-  std::unordered_set<Ino> sustained;
+  // True on an engine that other clients share (not Exclusive()): every file
+  // this session opens is recorded with an "H" key, so that another client's
+  // unlink keeps it alive. On an exclusive engine this client is the only
+  // one, and an "H" key is written only when it unlinks a file it has open.
+  bool shared = false;
+  // Inodes for which this session may have an "H" key: only their last Close
+  // needs a transaction. May hold extra ones (from a transaction that was
+  // retried), never miss one.
+  std::unordered_set<Ino> held;
+  // Serialize this session's open and last close of one inode, so that the
+  // "H" key a first open writes is not deleted by a concurrent last close.
+  static constexpr size_t kOpenStripes = 64;
+  std::array<std::mutex, kOpenStripes> open_stripes;
+  std::mutex& OpenStripe(Ino ino) { return open_stripes[ino % kOpenStripes]; }
   // Inodes on which this client took a lock: the others need no release.
   std::unordered_set<Ino> locked;
   // Usage not yet added to the stored counters (flushed by Heartbeat).
@@ -102,6 +113,30 @@ class Meta::Impl {
 // applied once the transaction has committed. The shape of every update.
 using UpdateFn = std::function<Status(kv::Txn&, AttrCache&, Delta&)>;
 Status Update(kv::Engine& engine, Meta::Impl& impl, const UpdateFn& fn);
+
+// --- open holders ("H" keys; see docs/format.md) ---
+
+// The key that every first open by a session on a shared engine writes, and
+// that an unlink reads before it counts the holders: an open that commits
+// while the unlink runs makes the unlink conflict and look again. Scans of
+// the holders skip it.
+inline constexpr uint64_t kHolderGuard = ~0ull;
+
+// Records in `txn` that `session` holds `ino` open.
+void AddHolder(kv::Txn& txn, Meta::Impl& impl, Ino ino, uint64_t session);
+
+// Whether any session holds `ino` open (on a shared engine, with the guard
+// read so that a concurrent open conflicts).
+Result<bool> HasHolders(kv::Txn& txn, Meta::Impl& impl, Ino ino);
+
+// Drops `session`'s hold on `ino` and frees the inode if it has no link and
+// no other holder left. Nothing to do when the hold is already gone.
+Status ReleaseHolder(kv::Engine& engine, Meta::Impl& impl, Ino ino, uint64_t session);
+
+// Creates a regular file that counts as opened by this session (the caller
+// counts the open).
+Result<Entry> CreateFile(kv::Engine& engine, Meta::Impl& impl, const Context& ctx, Ino parent,
+                         std::string_view name, uint32_t perm);
 
 // Takes an inode number (from a batch taken from the counter).
 Result<Ino> NextInode(kv::Engine& engine, Meta::Impl& impl);

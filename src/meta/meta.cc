@@ -287,7 +287,9 @@ Result<std::unique_ptr<Meta>> Meta::Open(std::shared_ptr<kv::Engine> engine) {
 }
 
 Meta::Meta(std::shared_ptr<kv::Engine> engine, VolumeConfig config)
-    : engine_(std::move(engine)), config_(std::move(config)), impl_(std::make_unique<Impl>()) {}
+    : engine_(std::move(engine)), config_(std::move(config)), impl_(std::make_unique<Impl>()) {
+  impl_->shared = !engine_->Exclusive();
+}
 
 Meta::~Meta() = default;
 
@@ -328,13 +330,15 @@ Status AddPendingUsage(kv::Engine& engine, Meta::Impl& impl) {
     inodes = impl.pending_inodes;
   }
   if (bytes == 0 && inodes == 0) return OkStatus();
+  // No clamping at zero here: with several clients, one may store a file's
+  // removal before another stores its creation, and the sum is only right
+  // if the counter may pass below zero meanwhile (it is stored as two's
+  // complement; readers clamp).
   RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
     ASSIGN_OR_RETURN(uint64_t b, ReadCounter(txn, kUsedBytes));
     ASSIGN_OR_RETURN(uint64_t i, ReadCounter(txn, kUsedInodes));
-    txn.Put(codec::CounterKey(kUsedBytes),
-            codec::EncodeU64(static_cast<uint64_t>(std::max<int64_t>(0, int64_t(b) + bytes))));
-    txn.Put(codec::CounterKey(kUsedInodes),
-            codec::EncodeU64(static_cast<uint64_t>(std::max<int64_t>(0, int64_t(i) + inodes))));
+    txn.Put(codec::CounterKey(kUsedBytes), codec::EncodeU64(b + static_cast<uint64_t>(bytes)));
+    txn.Put(codec::CounterKey(kUsedInodes), codec::EncodeU64(i + static_cast<uint64_t>(inodes)));
     return OkStatus();
   }));
   std::lock_guard lock(impl.mu);
@@ -346,26 +350,20 @@ Status AddPendingUsage(kv::Engine& engine, Meta::Impl& impl) {
 // Frees the inodes that a session kept alive for its open handles, drops its
 // locks, and removes its record.
 Status RemoveSession(kv::Engine& engine, Meta::Impl& impl, uint64_t session) {
-  std::vector<Ino> sustained;
+  // The holder keys are ordered by inode: finding one session's means
+  // reading them all, which only session ends and clean-ups do.
+  std::vector<Ino> held;
   RETURN_IF_ERROR(engine.View([&](kv::Txn& txn) -> Status {
-    sustained.clear();
-    std::string prefix = codec::SustainedPrefix(session);
+    held.clear();
+    std::string prefix = codec::HolderPrefix();
     return txn.Scan(prefix, kv::PrefixEnd(prefix), 0, true,
                     [&](std::string_view k, std::string_view) {
-                      if (auto ino = codec::SustainedIno(k)) sustained.push_back(*ino);
+                      auto h = codec::DecodeHolderKey(k);
+                      if (h && h->second == session) held.push_back(h->first);
                       return true;
                     });
   }));
-  for (Ino ino : sustained) {
-    RETURN_IF_ERROR(
-        Update(engine, impl, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
-          txn.Delete(codec::SustainedKey(session, ino));
-          auto a = attrs.Get(ino);
-          if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
-          if ((*a)->nlink == 0) RETURN_IF_ERROR(FreeInode(txn, attrs, ino, &delta));
-          return OkStatus();
-        }));
-  }
+  for (Ino ino : held) RETURN_IF_ERROR(ReleaseHolder(engine, impl, ino, session));
   // Locks: rewrite every lock record without this session's entries.
   RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
     std::vector<std::pair<std::string, std::string>> rewrites;
@@ -443,10 +441,22 @@ Status Meta::Heartbeat() {
     impl_->session_info.heartbeat_sec = Now().sec;
     s = impl_->session_info;
   }
-  return engine_->Txn([&](kv::Txn& txn) -> Status {
+  bool expired = false;
+  RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
+    ASSIGN_OR_RETURN(auto old, txn.Get(codec::SessionKey(s.id)));
+    expired = !old;
     txn.Put(codec::SessionKey(s.id), codec::EncodeSession(s));
     return OkStatus();
-  });
+  }));
+  if (expired) {
+    return Status(Code::kUnavailable,
+                  "session " + std::to_string(s.id) +
+                      " had expired (no heartbeat within the session timeout), so other "
+                      "clients released its locks and its hold on open files; it is registered "
+                      "again, but files unlinked meanwhile may be gone: raise --session-timeout "
+                      "if this client is often paused");
+  }
+  return OkStatus();
 }
 
 Status Meta::EndSession() {
@@ -457,7 +467,7 @@ Status Meta::EndSession() {
     session = impl_->session;
     impl_->session = 0;
     impl_->open_counts.clear();
-    impl_->sustained.clear();
+    impl_->held.clear();
   }
   RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, session));
   return AddPendingUsage(*engine_, *impl_);
@@ -494,7 +504,7 @@ Result<int> Meta::CleanStaleSessions(int64_t stale_sec) {
     RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, s.id));
     ++removed;
   }
-  // Inodes sustained without a session (by a Meta that never started one).
+  // Inodes held without a session (by a Meta that never started one).
   if (mine != 0) RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, 0));
   return removed;
 }
@@ -512,9 +522,11 @@ Result<VolumeUsage> Meta::Usage() {
                     });
   }));
   std::lock_guard lock(impl_->mu);
-  u.used_bytes =
-      static_cast<uint64_t>(std::max<int64_t>(0, int64_t(u.used_bytes) + impl_->pending_bytes));
-  u.inodes = static_cast<uint64_t>(std::max<int64_t>(0, int64_t(u.inodes) + impl_->pending_inodes));
+  // The stored counters are two's complement sums (see AddPendingUsage).
+  u.used_bytes = static_cast<uint64_t>(
+      std::max<int64_t>(0, static_cast<int64_t>(u.used_bytes) + impl_->pending_bytes));
+  u.inodes = static_cast<uint64_t>(
+      std::max<int64_t>(0, static_cast<int64_t>(u.inodes) + impl_->pending_inodes));
   return u;
 }
 
@@ -554,14 +566,53 @@ Result<uint64_t> Meta::NewSliceId() {
 
 // --- open files ---
 
-Result<Attr> Meta::Open(const Context& ctx, Ino ino, int flags) {
-  Attr attr;
-  RETURN_IF_ERROR(engine_->View([&](kv::Txn& txn) -> Status {
-    AttrCache attrs(txn);
-    ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
-    attr = *a;
+void AddHolder(kv::Txn& txn, Meta::Impl& impl, Ino ino, uint64_t session) {
+  txn.Put(codec::HolderKey(ino, session), "");
+  if (impl.shared) txn.Put(codec::HolderKey(ino, kHolderGuard), "");
+  std::lock_guard lock(impl.mu);
+  impl.held.insert(ino);
+}
+
+Result<bool> HasHolders(kv::Txn& txn, Meta::Impl& impl, Ino ino) {
+  if (impl.shared) RETURN_IF_ERROR(txn.Get(codec::HolderKey(ino, kHolderGuard)));
+  bool found = false;
+  std::string prefix = codec::HolderPrefix(ino);
+  RETURN_IF_ERROR(
+      txn.Scan(prefix, kv::PrefixEnd(prefix), 0, true, [&](std::string_view k, std::string_view) {
+        auto h = codec::DecodeHolderKey(k);
+        found = h && h->second != kHolderGuard;
+        return !found;
+      }));
+  return found;
+}
+
+Status ReleaseHolder(kv::Engine& engine, Meta::Impl& impl, Ino ino, uint64_t session) {
+  return Update(engine, impl, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
+    ASSIGN_OR_RETURN(auto mine, txn.Get(codec::HolderKey(ino, session)));
+    if (!mine) return OkStatus();
+    txn.Delete(codec::HolderKey(ino, session));
+    ASSIGN_OR_RETURN(bool others, HasHolders(txn, impl, ino));
+    if (impl.shared) {
+      // Written either way, so that two last closes conflict instead of each
+      // seeing the other's key and neither freeing the inode.
+      if (others) {
+        txn.Put(codec::HolderKey(ino, kHolderGuard), "");
+      } else {
+        txn.Delete(codec::HolderKey(ino, kHolderGuard));
+      }
+    }
+    if (others) return OkStatus();
+    auto a = attrs.Get(ino);
+    if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
+    if ((*a)->nlink == 0) return FreeInode(txn, attrs, ino, &delta);
     return OkStatus();
-  }));
+  });
+}
+
+namespace {
+
+// The access an open with `flags` needs (O_TRUNC needs write).
+int AccessOfOpenFlags(int flags) {
   int mask = 0;
   switch (flags & O_ACCMODE) {
     case O_RDONLY:
@@ -575,15 +626,65 @@ Result<Attr> Meta::Open(const Context& ctx, Ino ino, int flags) {
       break;
   }
   if (flags & O_TRUNC) mask |= W_OK;
-  if (attr.type == FileType::kDir && (mask & W_OK))
+  return mask;
+}
+
+Status CheckOpen(const Context& ctx, const Attr& attr, int flags) {
+  int mask = AccessOfOpenFlags(flags);
+  if (attr.type == FileType::kDir && (mask & W_OK)) {
     return IsDir("cannot open a directory for writing");
-  RETURN_IF_ERROR(CheckAccess(ctx, attr, mask));
+  }
+  return CheckAccess(ctx, attr, mask);
+}
+
+}  // namespace
+
+Result<Attr> Meta::Open(const Context& ctx, Ino ino, int flags) {
+  std::lock_guard stripe(impl_->OpenStripe(ino));
+  uint64_t session;
+  bool first;
+  {
+    std::lock_guard lock(impl_->mu);
+    session = impl_->session;
+    auto it = impl_->open_counts.find(ino);
+    first = it == impl_->open_counts.end() || it->second == 0;
+  }
+  Attr attr;
+  if (impl_->shared && first) {
+    // Recorded, so that an unlink by another client keeps the inode for us.
+    RETURN_IF_ERROR(engine_->Txn([&](kv::Txn& txn) -> Status {
+      AttrCache attrs(txn);
+      ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
+      attr = *a;
+      RETURN_IF_ERROR(CheckOpen(ctx, attr, flags));
+      if (attr.type == FileType::kDir) return OkStatus();
+      if (attr.nlink == 0) return NotFound("the file was deleted");
+      AddHolder(txn, *impl_, ino, session);
+      return OkStatus();
+    }));
+  } else {
+    RETURN_IF_ERROR(engine_->View([&](kv::Txn& txn) -> Status {
+      AttrCache attrs(txn);
+      ASSIGN_OR_RETURN(Attr * a, attrs.Get(ino));
+      attr = *a;
+      return OkStatus();
+    }));
+    RETURN_IF_ERROR(CheckOpen(ctx, attr, flags));
+  }
   std::lock_guard lock(impl_->mu);
   ++impl_->open_counts[ino];
   return attr;
 }
 
+Result<Entry> Meta::Create(const Context& ctx, Ino parent, std::string_view name, mode_t mode) {
+  ASSIGN_OR_RETURN(Entry e, CreateFile(*engine_, *impl_, ctx, parent, name, mode & 07777));
+  std::lock_guard lock(impl_->mu);
+  ++impl_->open_counts[e.ino];
+  return e;
+}
+
 Status Meta::Close(Ino ino) {
+  std::lock_guard stripe(impl_->OpenStripe(ino));
   uint64_t session;
   {
     std::lock_guard lock(impl_->mu);
@@ -591,19 +692,12 @@ Status Meta::Close(Ino ino) {
     if (it == impl_->open_counts.end()) return OkStatus();
     if (--it->second > 0) return OkStatus();
     impl_->open_counts.erase(it);
-    // Most files were not unlinked while open: closing them stores nothing.
-    if (impl_->sustained.erase(ino) == 0) return OkStatus();
+    // On an exclusive engine most files were not unlinked while open:
+    // closing them stores nothing.
+    if (impl_->held.erase(ino) == 0) return OkStatus();
     session = impl_->session;
   }
-  return Update(*engine_, *impl_, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
-    ASSIGN_OR_RETURN(auto sustained, txn.Get(codec::SustainedKey(session, ino)));
-    if (!sustained) return OkStatus();
-    txn.Delete(codec::SustainedKey(session, ino));
-    auto a = attrs.Get(ino);
-    if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
-    if ((*a)->nlink == 0) return FreeInode(txn, attrs, ino, &delta);
-    return OkStatus();
-  });
+  return ReleaseHolder(*engine_, *impl_, ino, session);
 }
 
 }  // namespace shoal::meta

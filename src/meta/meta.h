@@ -33,7 +33,7 @@ namespace shoal::meta {
 
 using Ino = uint64_t;
 constexpr Ino kRootIno = 1;
-constexpr uint32_t kFormatVersion = 1;  // bump on any change to docs/format.md
+constexpr uint32_t kFormatVersion = 2;  // bump on any change to docs/format.md
 constexpr size_t kMaxName = 255;        // bytes, as on Linux
 constexpr uint32_t kDefaultBlockSize = 4u << 20;
 constexpr size_t kMaxXattrName = 255;
@@ -121,17 +121,17 @@ struct StatFs {
 
 struct VolumeConfig {
   std::string name;
-  std::string uuid;             // set by Format
+  std::string uuid;  // set by Format
   uint32_t block_size = kDefaultBlockSize;
-  std::string storage;          // "file", "mem", later "s3"
-  std::string bucket;           // where: a directory, a bucket URL
+  std::string storage;  // "file", "mem", later "s3"
+  std::string bucket;   // where: a directory, a bucket URL
   // Object-store credentials, when the volume keeps them (format may leave
   // them out so that every mount supplies them). Never print secret_key.
   std::string access_key;
   std::string secret_key;
   std::string region;
   uint32_t format_version = kFormatVersion;
-  uint64_t capacity = 0;        // bytes; 0 = unlimited (statfs shows 1 PiB)
+  uint64_t capacity = 0;  // bytes; 0 = unlimited (statfs shows 1 PiB)
   int64_t created_sec = 0;
 };
 
@@ -186,9 +186,9 @@ class Meta {
   // --- sessions (one per mount or tool run) ---
   Status StartSession(const SessionInfo& info);  // fills id; starts nothing in the background
   Status Heartbeat();
-  Status EndSession();  // frees this session's sustained inodes, drops its locks
+  Status EndSession();  // releases the files this session holds open, drops its locks
   // Removes sessions whose heartbeat is older than `stale_sec`, releasing their
-  // locks and freeing their sustained inodes. Returns how many were removed.
+  // locks and their holds on open files (freeing unlinked ones). Returns how many were removed.
   Result<int> CleanStaleSessions(int64_t stale_sec);
   Result<std::vector<SessionInfo>> ListSessions();
   Result<VolumeUsage> Usage();
@@ -240,7 +240,11 @@ class Meta {
   // write) and counts the open, so that an unlinked open file keeps its data
   // until the last Close. Returns the current attributes.
   Result<Attr> Open(const Context& ctx, Ino ino, int flags);
-  // Drops one open; frees the inode if it was unlinked and this was the last.
+  // Creates a regular file (like Mknod with S_IFREG) and counts it as opened,
+  // in one transaction: the caller must Close it.
+  Result<Entry> Create(const Context& ctx, Ino parent, std::string_view name, mode_t mode);
+  // Drops one open; frees the inode if it was unlinked and this was the last
+  // open by any client.
   Status Close(Ino ino);
 
   // --- data ---

@@ -1,4 +1,5 @@
-// Meta over every KV engine: the same suite on mem and rocksdb.
+// Meta over every KV engine: the same suite on mem, rocksdb and (when
+// SHOAL_TEST_REDIS_URL names a server; skipped otherwise) redis.
 #include "meta/meta.h"
 
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "kv/kv.h"
+#include "kv/redis_testing.h"
 
 namespace shoal::meta {
 namespace {
@@ -26,10 +28,22 @@ struct RocksKv {
   }
 };
 
+// Under a fresh prefix of the test server, deleted afterwards.
+struct RedisKv {
+  static std::string SkipReason() { return kv::testing::RedisSkipReason(); }
+  static Result<std::shared_ptr<kv::Engine>> Open(const std::string&) {
+    ASSIGN_OR_RETURN(std::shared_ptr<kv::Engine> engine, kv::testing::OpenTestRedis());
+    return engine;
+  }
+};
+
 template <typename K>
 class MetaTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    if constexpr (requires { K::SkipReason(); }) {
+      if (std::string reason = K::SkipReason(); !reason.empty()) GTEST_SKIP() << reason;
+    }
     char tmpl[] = "/tmp/shoal-meta-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -69,7 +83,7 @@ class MetaTest : public ::testing::Test {
   Context root_ = Context::Root();
 };
 
-using Engines = ::testing::Types<MemKv, RocksKv>;
+using Engines = ::testing::Types<MemKv, RocksKv, RedisKv>;
 TYPED_TEST_SUITE(MetaTest, Engines);
 
 TYPED_TEST(MetaTest, FormatTwiceIsRefusedAndKeepsTheVolume) {

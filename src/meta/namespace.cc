@@ -152,8 +152,11 @@ struct NewNode {
 }  // namespace
 
 // Creates a node of any type: the shared part of Mknod and Symlink.
+// With `open`, a regular file counts as held open by this session from the
+// start (recorded in the same transaction on a shared engine).
 static Result<Entry> CreateNode(kv::Engine& engine, Meta::Impl& impl, const Context& ctx,
-                                Ino parent, std::string_view name, const NewNode& node) {
+                                Ino parent, std::string_view name, const NewNode& node,
+                                bool open = false) {
   RETURN_IF_ERROR(ValidateName(name));
   ASSIGN_OR_RETURN(Ino ino, NextInode(engine, impl));
   Entry e;
@@ -190,6 +193,14 @@ static Result<Entry> CreateNode(kv::Engine& engine, Meta::Impl& impl, const Cont
     txn.Put(EntryKey(parent, name), codec::EncodeEntry(ino, node.type));
     if (node.type == FileType::kSymlink) txn.Put(codec::SymlinkKey(ino), node.target);
     if (node.type == FileType::kDir) ++dir->nlink;
+    if (open && impl.shared) {
+      uint64_t session;
+      {
+        std::lock_guard lock(impl.mu);
+        session = impl.session;
+      }
+      AddHolder(txn, impl, ino, session);
+    }
     Touch(attrs, parent, dir, now);
     delta.inodes = 1;
     e = {ino, a};
@@ -205,6 +216,12 @@ Result<Entry> Meta::Mknod(const Context& ctx, Ino parent, std::string_view name,
   bool device = type == FileType::kCharDev || type == FileType::kBlockDev;
   return CreateNode(*engine_, *impl_, ctx, parent, name,
                     {type, static_cast<uint32_t>(mode & 07777), device ? rdev : 0, {}});
+}
+
+Result<Entry> CreateFile(kv::Engine& engine, Meta::Impl& impl, const Context& ctx, Ino parent,
+                         std::string_view name, uint32_t perm) {
+  return CreateNode(engine, impl, ctx, parent, name, {FileType::kFile, perm, 0, {}},
+                    /*open=*/true);
 }
 
 Result<Entry> Meta::Symlink(const Context& ctx, Ino parent, std::string_view name,
@@ -230,7 +247,7 @@ Result<std::string> Meta::Readlink(Ino ino) {
 }
 
 // Drops one link of a non-directory inode whose entry the caller removed.
-// An inode left with no links is freed, or kept while this client has it open.
+// An inode left with no links is freed, or kept while a session has it open.
 static Status DropLink(kv::Txn& txn, AttrCache& attrs, Meta::Impl& impl, Ino ino, Attr* a,
                        Timespec now, Delta* delta) {
   if (a->nlink > 0) --a->nlink;
@@ -239,14 +256,20 @@ static Status DropLink(kv::Txn& txn, AttrCache& attrs, Meta::Impl& impl, Ino ino
     attrs.MarkDirty(ino);
     return OkStatus();
   }
-  if (impl.IsOpen(ino)) {
+  bool keep = false;
+  if (impl.shared) {
+    ASSIGN_OR_RETURN(keep, HasHolders(txn, impl, ino));
+  } else if (impl.IsOpen(ino)) {
+    // The only client has it open: it becomes the holder now.
     uint64_t session;
     {
       std::lock_guard lock(impl.mu);
       session = impl.session;
-      impl.sustained.insert(ino);
     }
-    txn.Put(codec::SustainedKey(session, ino), "");
+    AddHolder(txn, impl, ino, session);
+    keep = true;
+  }
+  if (keep) {
     attrs.MarkDirty(ino);
     return OkStatus();
   }

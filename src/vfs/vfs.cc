@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "vfs/vfs_impl.h"
@@ -252,7 +253,14 @@ void Vfs::Impl::BackgroundLoop() {
     }
     if (now >= next_beat) {
       Status s = meta_.Heartbeat();
-      if (!s.ok()) spdlog::warn("vfs: session heartbeat: {}", s.ToString());
+      if (!s.ok()) spdlog::error("vfs: session heartbeat: {}", s.ToString());
+      Result<int> cleaned =
+          meta_.CleanStaleSessions(static_cast<int64_t>(std::ceil(options_.session_timeout_sec)));
+      if (!cleaned) {
+        spdlog::warn("vfs: cleaning up after dead clients: {}", cleaned.error().ToString());
+      } else if (*cleaned > 0) {
+        spdlog::info("vfs: released the locks and open files of {} dead client(s)", *cleaned);
+      }
       next_beat = Clock::now() + period(options_.heartbeat_sec);
     }
     lock.lock();
@@ -279,6 +287,10 @@ Result<std::unique_ptr<Vfs>> Vfs::Create(std::unique_ptr<meta::Meta> meta,
   }
   if (options.background && (!(options.gc_interval_sec > 0) || !(options.heartbeat_sec > 0))) {
     return Invalid("vfs options gc_interval_sec and heartbeat_sec must be positive");
+  }
+  if (!(options.session_timeout_sec >= 2 * options.heartbeat_sec)) {
+    return Invalid("the session timeout must be at least two heartbeats (" +
+                   std::to_string(2 * options.heartbeat_sec) + " s)");
   }
   std::unique_ptr<Vfs> vfs(new Vfs(std::move(meta), std::move(store), options));
   if (options.background) vfs->impl_->StartBackground();

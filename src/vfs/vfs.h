@@ -49,6 +49,11 @@ struct Options {
   size_t compact_after_slices = 32;
   // Heartbeat period of the session.
   double heartbeat_sec = 10.0;
+  // A client whose session has had no heartbeat for this long is taken for
+  // dead: on an engine that several clients share, each client's background
+  // loop then releases the dead one's locks and open files. Should be a few
+  // heartbeats.
+  double session_timeout_sec = 60.0;
   // Start the background threads (gc, heartbeat). Tests may drive them by hand.
   bool background = true;
 };

@@ -64,14 +64,16 @@ bool ChunkChanged(const Status& s) {
 // ---------------------------------------------------------------------------
 // Impl: data helpers
 
-Result<OpenResult> Vfs::Impl::OpenFile(const Context& ctx, Ino ino, int flags, bool created) {
+Result<OpenResult> Vfs::Impl::OpenFile(const Context& ctx, Ino ino, int flags,
+                                       const Attr* created) {
   std::shared_ptr<InodeState> st = Acquire(ino);
   uint64_t epoch;
   {
     std::lock_guard small(st->mu);
     epoch = st->epoch;
   }
-  Result<Attr> opened = meta_.Open(created ? Context::Root() : ctx, ino, flags);
+  // A file made by meta.Create is counted as open already.
+  Result<Attr> opened = created ? Result<Attr>(*created) : meta_.Open(ctx, ino, flags);
   if (!opened) {
     Unacquire(ino, st);
     return opened.error();
@@ -303,7 +305,7 @@ Result<size_t> Vfs::Impl::CollectGarbage() {
 // Open files
 
 Result<OpenResult> Vfs::Open(const Context& ctx, Ino ino, int flags) {
-  return impl_->OpenFile(ctx, ino, flags, /*created=*/false);
+  return impl_->OpenFile(ctx, ino, flags, /*created=*/nullptr);
 }
 
 Result<CreateResult> Vfs::Create(const Context& ctx, Ino parent, std::string_view name, mode_t mode,
@@ -312,10 +314,10 @@ Result<CreateResult> Vfs::Create(const Context& ctx, Ino parent, std::string_vie
   // few rounds settle any race that is not a deliberate loop.
   constexpr int kAttempts = 4;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    Result<Entry> made = meta_->Mknod(ctx, parent, name, S_IFREG | (mode & 07777), 0);
+    Result<Entry> made = meta_->Create(ctx, parent, name, mode & 07777);
     if (made) {
       ASSIGN_OR_RETURN(OpenResult opened,
-                       impl_->OpenFile(ctx, made->ino, flags & ~O_TRUNC, /*created=*/true));
+                       impl_->OpenFile(ctx, made->ino, flags & ~O_TRUNC, &made->attr));
       return CreateResult{Entry{made->ino, opened.attr}, opened.fh};
     }
     if (made.error().code() != Code::kExists || (flags & O_EXCL)) return made.error();
@@ -327,7 +329,7 @@ Result<CreateResult> Vfs::Create(const Context& ctx, Ino parent, std::string_vie
     if (found->attr.type == meta::FileType::kDir) {
       return IsDir("cannot open directory '" + std::string(name) + "' as a file");
     }
-    ASSIGN_OR_RETURN(OpenResult opened, impl_->OpenFile(ctx, found->ino, flags, false));
+    ASSIGN_OR_RETURN(OpenResult opened, impl_->OpenFile(ctx, found->ino, flags, nullptr));
     return CreateResult{Entry{found->ino, opened.attr}, opened.fh};
   }
   return Conflict("'" + std::string(name) + "' kept appearing and disappearing while it was " +

@@ -126,7 +126,8 @@ class Vfs::Impl {
   // for `ctx`, or for nobody when the caller just created the file, as
   // open(O_CREAT) grants the access asked for whatever the new mode says),
   // handles O_TRUNC, and registers a handle.
-  Result<OpenResult> OpenFile(const Context& ctx, Ino ino, int flags, bool created);
+  // `created`: the attributes of a file meta.Create just made (and counted as open).
+  Result<OpenResult> OpenFile(const Context& ctx, Ino ino, int flags, const Attr* created);
 
   // --- inode states ---
   // The state of ino, created if missing, with one more open handle counted.
