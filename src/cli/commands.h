@@ -40,6 +40,7 @@ struct MountArgs {
   bool background = false;
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
+  double session_timeout = 60.0;
   unsigned threads = 16;
   std::string log;  // empty: stderr in the foreground, DefaultLogPath() in the background
   bool debug_fuse = false;
@@ -74,6 +75,25 @@ struct InfoArgs {
 };
 int RunInfo(const InfoArgs& args);
 
+// Exit codes of fsck: kExitOk when no error is left (warnings aside),
+// kExitError when problems remain, kExitFsckFailed when the volume could not
+// be checked (an option value out of range, no volume, a store or engine that
+// fails). Arguments that do not parse exit with kExitError, as for every command.
+constexpr int kExitFsckFailed = 2;
+
+struct FsckArgs {
+  std::string meta_url;
+  bool repair = false;
+  bool skip_objects = false;
+  int64_t stale_after_sec = 300;
+  int64_t leak_age_sec = 3600;
+  size_t max_problems = 100;
+  unsigned threads = 8;
+  StoreFlags store;
+  bool json = false;
+};
+int RunFsck(const FsckArgs& args);
+
 struct ObjbenchArgs {
   std::string storage;  // file, s3, mem
   std::string bucket;
@@ -86,5 +106,32 @@ struct ObjbenchArgs {
   bool json = false;
 };
 int RunObjbench(const ObjbenchArgs& args);
+
+// The workloads of `shoal bench`.
+struct BenchWorkloads {
+  bool big = false;    // one large file written, read cold and read warm
+  bool small = false;  // many small files written, read and stat'ed
+  bool meta = false;   // per-operation latency of create, getattr, lookup, readdir, ...
+};
+
+// "big,meta" -> {big, meta}; "all" selects every workload. kInvalid names the
+// word that is not a workload and lists the ones that are.
+Result<BenchWorkloads> ParseBenchWorkloads(std::string_view list);
+
+// `shoal bench PATH`: measures any directory with plain POSIX calls. Exits
+// kExitError when the file system fails during the run, and 2 for bad input
+// (options, or a PATH that is not a writable directory).
+struct BenchArgs {
+  std::string path;
+  std::string only = "all";  // for ParseBenchWorkloads
+  std::string big_size = "1G";
+  uint64_t small_count = 2000;
+  std::string small_size = "4K";
+  uint64_t meta_count = 10000;
+  unsigned threads = 1;
+  bool quiet = false;  // no progress on stderr
+  bool json = false;
+};
+int RunBench(const BenchArgs& args);
 
 }  // namespace shoal::cli

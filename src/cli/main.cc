@@ -93,6 +93,11 @@ int Main(int argc, char** argv) {
                    "seconds the kernel may cache a file's attributes")
       ->capture_default_str();
   mount
+      ->add_option("--session-timeout", mount_args.session_timeout,
+                   "seconds without a heartbeat after which other clients take this one for "
+                   "dead and release its locks and open files")
+      ->capture_default_str();
+  mount
       ->add_option("--entry-timeout", mount_args.entry_timeout,
                    "seconds the kernel may cache a name's inode")
       ->capture_default_str();
@@ -137,6 +142,32 @@ int Main(int argc, char** argv) {
   info->add_flag("--objects", info_args.objects, "list every object key");
   info->add_flag("--json", info_args.json, "print JSON (always with object keys)");
 
+  FsckArgs fsck_args;
+  CLI::App* fsck = app.add_subcommand(
+      "fsck",
+      "Check a volume's metadata and objects; with --repair, repair what can be repaired "
+      "safely. Exit status 0: no error left; 1: errors left; 2: could not check");
+  fsck->add_option("META_URL", fsck_args.meta_url, kMetaUrlHelp)->required();
+  fsck->add_flag("--repair", fsck_args.repair,
+                 "repair what fsck can (each repair re-checks first); without it nothing changes");
+  fsck->add_flag("--skip-objects", fsck_args.skip_objects,
+                 "check the metadata only: do not look up or list objects");
+  fsck->add_option("--stale-after", fsck_args.stale_after_sec,
+                   "seconds without a heartbeat after which a session counts as stale "
+                   "(--repair removes stale sessions)")
+      ->capture_default_str();
+  fsck->add_option("--leak-age", fsck_args.leak_age_sec,
+                   "seconds an object no slice refers to must be old before --repair deletes "
+                   "it (younger ones may be uploads in progress)")
+      ->capture_default_str();
+  fsck->add_option("--max-problems", fsck_args.max_problems,
+                   "problems listed (all are counted); 0 lists all")
+      ->capture_default_str();
+  fsck->add_option("--threads", fsck_args.threads, "object lookups in flight")
+      ->capture_default_str();
+  AddStoreFlags(*fsck, fsck_args.store, /*mount=*/true);
+  fsck->add_flag("--json", fsck_args.json, "print the report as JSON");
+
   ObjbenchArgs bench_args;
   CLI::App* bench = app.add_subcommand(
       "objbench",
@@ -162,6 +193,37 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   bench->add_flag("--json", bench_args.json, "print the results as JSON");
 
+  BenchArgs fs_bench_args;
+  CLI::App* fs_bench = app.add_subcommand(
+      "bench",
+      "Measure a file system with plain POSIX calls: one big file (write, cold and warm read), "
+      "many small files, and metadata latency (create, getattr, lookup, readdir, rename, "
+      "unlink); works on any directory and removes what it wrote");
+  fs_bench->add_option("PATH", fs_bench_args.path,
+                       "a writable directory: a shoal mount, another file system's mount, a local "
+                       "disk; the work happens in a fresh PATH/shoal-bench-* directory");
+  fs_bench
+      ->add_option("--only", fs_bench_args.only,
+                   "the workloads to run, comma-separated: big, small, meta, or all")
+      ->capture_default_str();
+  fs_bench->add_option("--big-size", fs_bench_args.big_size, "size of the big file")
+      ->capture_default_str();
+  fs_bench->add_option("--small-count", fs_bench_args.small_count, "how many small files")
+      ->capture_default_str();
+  fs_bench->add_option("--small-size", fs_bench_args.small_size, "size of a small file")
+      ->capture_default_str();
+  fs_bench
+      ->add_option("--meta-count", fs_bench_args.meta_count,
+                   "how many files the metadata workload creates in one directory")
+      ->capture_default_str();
+  fs_bench
+      ->add_option("--threads", fs_bench_args.threads,
+                   "threads running the small and meta operations on disjoint files (big and "
+                   "readdir use one)")
+      ->capture_default_str();
+  fs_bench->add_flag("--quiet,-q", fs_bench_args.quiet, "no progress on stderr");
+  fs_bench->add_flag("--json", fs_bench_args.json, "print every number as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -179,7 +241,9 @@ int Main(int argc, char** argv) {
   if (*umount) return RunUmount(umount_args);
   if (*status) return RunStatus(status_args);
   if (*info) return RunInfo(info_args);
+  if (*fsck) return RunFsck(fsck_args);
   if (*bench) return RunObjbench(bench_args);
+  if (*fs_bench) return RunBench(fs_bench_args);
   PrintError("", "a command is required: run 'shoal --help'");
   return kExitError;
 }
