@@ -459,7 +459,9 @@ std::vector<std::string> Volume::StorageArgs() const {
 }
 
 ::testing::AssertionResult Volume::Mount(const std::vector<std::string>& extra_args) {
-  std::string log = dir_ + "/logs/mount-" + std::to_string(++mounts_) + ".log";
+  std::string log = dir_ + "/logs/mount-" +
+                    std::filesystem::path(mountpoint()).filename().string() + "-" +
+                    std::to_string(++mounts_) + ".log";
   std::vector<std::string> args = {"mount", meta_url(), mountpoint(), "--background", "--log", log};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   CommandResult r = Shoal(args);
@@ -482,7 +484,12 @@ std::vector<pid_t> Volume::DaemonPids() const { return FindProcesses(mountpoint(
   std::vector<std::string> args = {"umount", mountpoint()};
   CommandResult r = Shoal(args, seconds(60));
   std::string failure;
-  if (!r.ok()) failure = r.Describe(args);
+  if (!r.ok()) {
+    failure = r.Describe(args);
+    // Who keeps it busy, for the failure message.
+    CommandResult users = RunCommand({"fuser", "-vm", mountpoint()}, seconds(20));
+    failure += "\nfuser -vm: " + users.out + users.err;
+  }
   if (IsMountPoint(mountpoint())) {
     if (failure.empty()) failure = "`shoal umount` returned 0 but the mount is still there";
     ForceUnmount(mountpoint());

@@ -117,10 +117,17 @@ class Volume {
 
   const std::string& dir() const { return dir_; }
   TestStorage storage() const { return storage_; }
-  std::string meta_url() const { return "rocksdb://" + dir_ + "/meta"; }
+  std::string meta_url() const {
+    return meta_url_.empty() ? "rocksdb://" + dir_ + "/meta" : meta_url_;
+  }
   // TMP/data for file; the bucket's URL for s3.
   const std::string& bucket() const { return bucket_; }
-  std::string mountpoint() const { return dir_ + "/mnt"; }
+  std::string mountpoint() const { return mountpoint_.empty() ? dir_ + "/mnt" : mountpoint_; }
+  // For a volume that several mounts share: each mount is a Volume of its own
+  // with the same directory and metadata URL (a shared engine, e.g. Redis)
+  // and its own mountpoint (an existing directory). Only one formats.
+  void set_meta_url(std::string url) { meta_url_ = std::move(url); }
+  void set_mountpoint(std::string path) { mountpoint_ = std::move(path); }
   // The `shoal format` arguments after META_URL NAME: --storage, --bucket
   // and, for s3, the credentials.
   std::vector<std::string> StorageArgs() const;
@@ -152,6 +159,8 @@ class Volume {
   std::string name_;
   TestStorage storage_;
   std::string bucket_;
+  std::string meta_url_;
+  std::string mountpoint_;
   int mounts_ = 0;
 };
 
