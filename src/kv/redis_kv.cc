@@ -32,6 +32,9 @@ using std::chrono::milliseconds;
 // takes few round trips, small enough that one reply stays well under a
 // megabyte for metadata-sized values.
 constexpr size_t kScanPage = 512;
+// A read-only transaction reads batches larger than this without WATCH (see
+// RedisTxn::BatchGet).
+constexpr size_t kMaxWatchedBatch = 256;
 // Upper bound on the connect and per-command timeout, so that a hung server
 // is noticed soon even when the URL allows a long outage.
 constexpr milliseconds kMaxIoTimeout{5'000};
@@ -676,15 +679,24 @@ class RedisTxn final : public Txn {
       }
     }
     if (remote.empty()) return out;
-    Args watch = {"WATCH"};
+    // WATCH costs Redis 7.0 time quadratic in the keys a client watches (it
+    // searches the client's list for each new key): 10,000 take most of a
+    // second. A read-only transaction's large batch (a directory listing's
+    // attributes) is read with one MGET, atomic in itself, unwatched: later
+    // reads are not checked against it.
+    const bool watch = !view_ || remote.size() <= kMaxWatchedBatch;
+    Args watch_cmd = {"WATCH"};
     Args mget = {"MGET"};
     for (const auto& k : vkeys) {
-      watch.push_back(k);
+      if (watch) watch_cmd.push_back(k);
       mget.push_back(k);
     }
-    ASSIGN_OR_RETURN(Replies replies, ReadRoundTrip({std::move(watch), std::move(mget)}, true));
-    RETURN_IF_ERROR(Check(replies[0].get(), REDIS_REPLY_STATUS, "WATCH"));
-    const redisReply* r = replies[1].get();
+    std::vector<Args> commands;
+    if (watch) commands.push_back(std::move(watch_cmd));
+    commands.push_back(std::move(mget));
+    ASSIGN_OR_RETURN(Replies replies, ReadRoundTrip(std::move(commands), watch));
+    if (watch) RETURN_IF_ERROR(Check(replies[0].get(), REDIS_REPLY_STATUS, "WATCH"));
+    const redisReply* r = replies.back().get();
     RETURN_IF_ERROR(Check(r, REDIS_REPLY_ARRAY, "MGET"));
     if (r->elements != remote.size()) {
       return Fail(Internal("MGET of " + std::to_string(remote.size()) + " keys from redis at " +
