@@ -1,20 +1,16 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstring>
-#include <system_error>
-#include <thread>
+#include <utility>
 
+#include "cache/mem_cache.h"
 #include "chunk/chunk.h"
+#include "chunk/fetcher.h"
+#include "chunk/task_pool.h"
+#include "chunk/uploader.h"
 
 namespace shoal::chunk {
 namespace {
-
-// Blocks of one slice uploaded at once. A 64 MiB slice of 4 MiB blocks is 16
-// objects; four in flight hide most of a store's per-request latency without
-// letting one flush take every connection a store allows.
-constexpr uint32_t kMaxParallelPuts = 4;
 
 // Which of the 256 key prefixes a slice's blocks go under: the low byte of
 // XXH64 (seed 0) over the id's 8 little-endian bytes. Part of the format.
@@ -30,15 +26,39 @@ Status CheckBlockSize(uint32_t block_size) {
   return OkStatus();
 }
 
-std::string Damaged() {
-  return "the volume's data is damaged; run fsck on the volume to find the files affected";
-}
-
 }  // namespace
 
 BlockStore::BlockStore(std::shared_ptr<object::ObjectStore> store, std::string volume,
-                       uint32_t block_size)
-    : store_(std::move(store)), volume_(std::move(volume)), block_size_(block_size) {}
+                       uint32_t block_size, BlockStoreOptions options)
+    : store_(std::move(store)),
+      volume_(std::move(volume)),
+      block_size_(block_size),
+      options_(std::move(options)),
+      cache_(options_.cache) {
+  if (cache_ == nullptr && options_.memory_cache_bytes > 0) {
+    cache_ = std::make_shared<cache::MemCache>(options_.memory_cache_bytes);
+  }
+  // Staging in a cache of our own would not survive a crash: write-back
+  // needs the caller's (disk) cache.
+  options_.writeback = options_.writeback && options_.cache != nullptr;
+  download_pool_ = std::make_unique<TaskPool>("shoal-get", options_.download_concurrency);
+  upload_pool_ = std::make_unique<TaskPool>("shoal-put", options_.upload_concurrency);
+  writeback_pool_ = std::make_unique<TaskPool>("shoal-put-bg", options_.upload_concurrency);
+  fetcher_ =
+      std::make_unique<Fetcher>(*store_, cache_.get(), *download_pool_, options_.readahead_bytes);
+  uploader_ =
+      std::make_unique<Uploader>(*store_, cache_.get(), *upload_pool_, *writeback_pool_, options_);
+}
+
+BlockStore::~BlockStore() {
+  uploader_->Stop();
+  fetcher_->Stop();
+  // Runs what is queued (it ends at once now) before the fetcher and the
+  // uploader that the tasks point to go away.
+  writeback_pool_.reset();
+  upload_pool_.reset();
+  download_pool_.reset();
+}
 
 uint32_t BlockStore::BlockCount(uint32_t size) const {
   if (block_size_ == 0) return 0;
@@ -90,95 +110,68 @@ Status BlockStore::WriteSlice(uint64_t id, std::string_view data) {
   }
   const auto size = static_cast<uint32_t>(data.size());
   const uint32_t count = BlockCount(size);
-
-  // Workers (the caller's thread and up to kMaxParallelPuts-1 helpers) take
-  // block indexes from `next` until none remain or one Put has failed.
-  std::vector<Status> results(count);
-  std::atomic<uint32_t> next{0};
-  std::atomic<bool> failed{false};
-  auto work = [&] {
-    for (uint32_t i = next++; i < count && !failed.load(); i = next++) {
-      std::string key = BlockKey(id, size, i);
-      Status st = store_->Put(key, data.substr(uint64_t{i} * block_size_, BlockLength(size, i)));
-      if (!st.ok()) {
-        results[i] = st.Annotate("storing block " + std::to_string(i) + " of slice " +
-                                 std::to_string(id) + " as " + key);
-        failed = true;
-      }
-    }
-  };
-  std::vector<std::thread> helpers;
-  uint32_t wanted = std::min(count, kMaxParallelPuts);
-  helpers.reserve(wanted);  // so that only starting a thread can throw below
-  try {
-    while (helpers.size() + 1 < wanted) helpers.emplace_back(work);
-  } catch (const std::system_error&) {
-    // No more threads to be had: the ones started and this thread do the rest.
+  std::vector<Uploader::Block> blocks;
+  blocks.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    blocks.push_back(Uploader::Block{
+        BlockKey(id, size, i), data.substr(uint64_t{i} * block_size_, BlockLength(size, i)), i});
   }
-  work();
-  for (std::thread& t : helpers) t.join();
-  for (const Status& st : results) {
-    if (!st.ok()) return st;
+  return uploader_->Write(id, blocks);
+}
+
+Status BlockStore::CheckRead(uint32_t pos, uint32_t len) const {
+  RETURN_IF_ERROR(CheckBlockSize(block_size_));
+  if (uint64_t{pos} + len > kChunkSize) {
+    return Invalid("a read of " + std::to_string(len) + " bytes at " + std::to_string(pos) +
+                   " reaches past the end of a chunk (" + std::to_string(kChunkSize) + " bytes)");
   }
   return OkStatus();
 }
 
 Status BlockStore::ReadChunk(const std::vector<Slice>& slices, uint32_t pos, uint32_t len,
                              std::string* out) {
-  RETURN_IF_ERROR(CheckBlockSize(block_size_));
-  if (uint64_t{pos} + len > kChunkSize) {
-    return Invalid("a read of " + std::to_string(len) + " bytes at " + std::to_string(pos) +
-                   " reaches past the end of a chunk (" + std::to_string(kChunkSize) + " bytes)");
-  }
-  out->assign(len, '\0');
-  for (const Segment& seg : ResolveRange(slices, pos, len)) {
-    if (seg.id == 0) continue;  // already zeros
-    RETURN_IF_ERROR(
-        ReadSliceRange(seg.id, seg.size, seg.off, seg.len, out->data() + (seg.pos - pos)));
-  }
-  return OkStatus();
+  RETURN_IF_ERROR(CheckRead(pos, len));
+  ASSIGN_OR_RETURN(std::vector<Piece> pieces, PiecesOf(slices, pos, len));
+  return ReadPieces(pieces, len, out);
 }
 
-Status BlockStore::ReadSliceRange(uint64_t id, uint32_t size, uint32_t off, uint32_t len,
-                                  char* dst) {
-  if (len == 0) return OkStatus();  // a zero-length Get would mean "the whole object"
-  const uint64_t end = uint64_t{off} + len;
-  if (end > size) {
-    return Corrupt("the slice list asks for bytes [" + std::to_string(off) + ", " +
-                   std::to_string(end) + ") of slice " + std::to_string(id) + ", which has only " +
-                   std::to_string(size) +
-                   " bytes; the metadata is damaged, run fsck on the volume");
+Result<std::vector<Piece>> BlockStore::PiecesOf(const std::vector<Slice>& slices, uint32_t pos,
+                                                uint32_t len) const {
+  std::vector<Piece> pieces;
+  for (const Segment& seg : ResolveRange(slices, pos, len)) {
+    if (seg.id == 0 || seg.len == 0) continue;  // zeros
+    const uint64_t end = uint64_t{seg.off} + seg.len;
+    if (end > seg.size) {
+      return Corrupt("the slice list asks for bytes [" + std::to_string(seg.off) + ", " +
+                     std::to_string(end) + ") of slice " + std::to_string(seg.id) +
+                     ", which has only " + std::to_string(seg.size) +
+                     " bytes; the metadata is damaged, run fsck on the volume");
+    }
+    for (uint32_t i = seg.off / block_size_; uint64_t{i} * block_size_ < end; ++i) {
+      const uint64_t block_start = uint64_t{i} * block_size_;
+      const uint64_t from = std::max<uint64_t>(seg.off, block_start);
+      const uint64_t to = std::min<uint64_t>(end, block_start + BlockLength(seg.size, i));
+      Piece p;
+      p.key = BlockKey(seg.id, seg.size, i);
+      p.slice_id = seg.id;
+      p.index = i;
+      p.block_len = BlockLength(seg.size, i);
+      p.off = static_cast<uint32_t>(from - block_start);
+      p.len = static_cast<uint32_t>(to - from);
+      p.dst = uint64_t{seg.pos} - pos + (from - seg.off);
+      pieces.push_back(std::move(p));
+    }
   }
-  // Read from each block only the part the range needs.
-  for (uint32_t i = off / block_size_; uint64_t{i} * block_size_ < end; ++i) {
-    const uint64_t block_start = uint64_t{i} * block_size_;
-    const uint64_t from = std::max<uint64_t>(off, block_start);
-    const uint64_t to = std::min<uint64_t>(end, block_start + BlockLength(size, i));
-    const uint64_t want = to - from;
-    std::string key = BlockKey(id, size, i);
-    Result<std::string> got = store_->Get(key, from - block_start, want);
-    if (!got.has_value()) {
-      if (got.error().code() == Code::kNotFound) {
-        return IoError("object " + key + " is missing (expected " + std::to_string(want) +
-                       " bytes at offset " + std::to_string(from - block_start) +
-                       ", got none): " + Damaged());
-      }
-      return got.error().Annotate("reading block " + std::to_string(i) + " of slice " +
-                                  std::to_string(id) + " from " + key);
-    }
-    if (got->size() < want) {
-      return IoError("object " + key + " is short (expected " + std::to_string(want) +
-                     " bytes at offset " + std::to_string(from - block_start) + ", got " +
-                     std::to_string(got->size()) + "): " + Damaged());
-    }
-    if (got->size() > want) {
-      return IoError("object store " + store_->Describe() + " returned " +
-                     std::to_string(got->size()) + " bytes of " + key + " for a read of " +
-                     std::to_string(want) + "; the store does not honour range reads");
-    }
-    std::memcpy(dst + (from - off), got->data(), want);
-  }
-  return OkStatus();
+  return pieces;
+}
+
+Status BlockStore::ReadPieces(const std::vector<Piece>& pieces, uint32_t len, std::string* out) {
+  out->assign(len, '\0');
+  return fetcher_->Read(pieces, out->data());
+}
+
+std::unique_ptr<ReadStream> BlockStore::OpenStream(SliceLister lister) {
+  return std::unique_ptr<ReadStream>(new ReadStream(*this, std::move(lister)));
 }
 
 Status BlockStore::DeleteSlice(uint64_t id, uint32_t size) {
@@ -187,12 +180,28 @@ Status BlockStore::DeleteSlice(uint64_t id, uint32_t size) {
   // little as possible; report the first failure.
   Status first;
   for (const std::string& key : SliceKeys(id, size)) {
+    uploader_->Forget(key);
+    if (cache_ != nullptr) cache_->Remove(key);
     Status st = store_->Delete(key);
     if (!st.ok() && first.ok()) {
       first = st.Annotate("deleting slice " + std::to_string(id) + " object " + key);
     }
   }
   return first;
+}
+
+Status BlockStore::Flush() { return uploader_->Flush(); }
+
+size_t BlockStore::RecoverStaged() { return uploader_->Recover(); }
+
+BlockStoreStats BlockStore::Stats() const {
+  BlockStoreStats s;
+  fetcher_->FillStats(&s);
+  uploader_->FillStats(&s);
+  s.readahead_used = readahead_used_;
+  s.readahead_wasted = readahead_wasted_;
+  if (cache_ != nullptr) s.cache = cache_->Stats();
+  return s;
 }
 
 }  // namespace shoal::chunk
