@@ -259,11 +259,11 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Result<vfs::OpenResult> r = a.vfs.Open(ctx, ino, fi->flags);
     if (!r) return ReplyError(req, "open", ino, r.error());
     fi->fh = r->fh;
-    fi->keep_cache = 0;
+    fi->keep_cache = r->keep_cache ? 1 : 0;
     // Close-to-open: another client may have changed the file since the
     // kernel cached its attributes, and a read past a stale size would stop
-    // short. Drop them (not the pages: keep_cache 0 does that) so that the
-    // next stat or read asks for fresh ones.
+    // short. Drop them (not the pages: keep_cache decides about those) so
+    // that the next stat or read asks for fresh ones.
     fuse_session* se = a.session.load();
     if (se != nullptr && a.options.attr_timeout > 0) {
       (void)fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);

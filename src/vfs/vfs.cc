@@ -139,10 +139,34 @@ void Vfs::Impl::Changed(InodeState& st, const Attr& attr) {
   st.mode = attr.mode;
 }
 
+bool Vfs::Impl::SameVersion(Ino ino, const Attr& attr) {
+  // A bound on the memory: forgetting only costs a re-read.
+  constexpr size_t kMaxVersions = 1 << 20;
+  std::lock_guard lock(versions_mu_);
+  auto version = std::make_pair(attr.mtime, attr.length);
+  auto it = versions_.find(ino);
+  if (it != versions_.end()) {
+    bool same = it->second == version;
+    it->second = version;
+    return same;
+  }
+  if (versions_.size() >= kMaxVersions) versions_.clear();
+  versions_.emplace(ino, version);
+  return false;
+}
+
+void Vfs::Impl::ForgetVersion(Ino ino) {
+  std::lock_guard lock(versions_mu_);
+  versions_.erase(ino);
+}
+
 void Vfs::Impl::SyncBufferEnd(InodeState& st) {
   uint64_t end = st.buffer.End();
+  uint64_t bytes = st.buffer.bytes();
   std::lock_guard small(st.mu);
   st.buffer_end = end;
+  buffered_total_.fetch_add(bytes - st.counted, std::memory_order_relaxed);  // modulo 2^64
+  st.counted = bytes;
 }
 
 void Vfs::Impl::Adjust(Ino ino, Attr* attr) {
@@ -302,6 +326,8 @@ Vfs::~Vfs() {
   if (!s.ok()) spdlog::error("vfs: shutdown: {}", s.ToString());
 }
 
+uint64_t Vfs::BufferedBytes() const { return impl_->buffered_total(); }
+
 Status Vfs::Shutdown() {
   std::lock_guard lock(impl_->shutdown_mu_);
   if (impl_->shut_down_) return impl_->shutdown_status_;
@@ -313,7 +339,7 @@ Status Vfs::Shutdown() {
     // Nothing can retry after this: the bytes are lost, and the error says so.
     auto io = st->LockExclusive();
     st->buffer.Drain();
-    Impl::SyncBufferEnd(*st);
+    impl_->SyncBufferEnd(*st);
     if (first.ok()) {
       first = s.Annotate("writing buffered data of inode " + std::to_string(ino) +
                          " at shutdown (the data was dropped)");

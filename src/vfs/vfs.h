@@ -43,6 +43,9 @@ using meta::Ino;
 struct Options {
   // Flush an inode's buffered writes once they exceed this many bytes.
   uint64_t write_buffer_per_file = 64ull << 20;
+  // Bytes buffered across all files of the mount: past it, each writer
+  // stores its own file's buffer before its write returns (back-pressure).
+  uint64_t buffer_size = 256ull << 20;
   // How often the background loop deletes the objects of freed slices.
   double gc_interval_sec = 1.0;
   // Compact a chunk once it holds more than this many slices.
@@ -61,6 +64,11 @@ struct Options {
 struct OpenResult {
   uint64_t fh = 0;
   Attr attr;
+  // The kernel may keep the pages it cached of this file: it has the same
+  // length and mtime as when this mount last opened it, and this mount has
+  // not changed it since. Else they must be dropped (another client may
+  // have written it).
+  bool keep_cache = false;
 };
 
 struct CreateResult {
@@ -97,6 +105,10 @@ class Vfs {
   // Commits every buffered write, stops background work, ends the session.
   // Returns the first error met. Safe to call more than once.
   Status Shutdown();
+
+  // Bytes written but not yet stored, in all files (bounded by
+  // Options::buffer_size plus the writes in progress).
+  uint64_t BufferedBytes() const;
 
   meta::Meta& meta() { return *meta_; }
   chunk::BlockStore& blocks() { return *blocks_; }

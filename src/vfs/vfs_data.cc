@@ -80,6 +80,7 @@ Result<OpenResult> Vfs::Impl::OpenFile(const Context& ctx, Ino ino, int flags,
   }
   Attr attr = *opened;
   Learn(*st, epoch, attr);
+  bool keep_cache = !created && !(flags & O_TRUNC) && SameVersion(ino, attr);
   if ((flags & O_TRUNC) && !created && attr.type == meta::FileType::kFile) {
     // meta.Open checked the write permission O_TRUNC needs.
     Result<Attr> truncated = Truncate(ctx, ino, st, 0, /*skip_perm=*/true);
@@ -95,7 +96,7 @@ Result<OpenResult> Vfs::Impl::OpenFile(const Context& ctx, Ino ino, int flags,
   uint64_t fh = NewHandleId();
   AddFile(fh, FileHandle{ino, flags});
   Adjust(ino, &attr);
-  return OpenResult{fh, attr};
+  return OpenResult{fh, attr, keep_cache};
 }
 
 Result<std::vector<uint32_t>> Vfs::Impl::CommitLocked(Ino ino, InodeState& st,
@@ -220,6 +221,7 @@ Status Vfs::Impl::ReadChunkRange(Ino ino, uint32_t index, uint32_t pos, uint32_t
 Result<Attr> Vfs::Impl::Truncate(const Context& ctx, Ino ino, const std::shared_ptr<InodeState>& st,
                                  uint64_t length, bool skip_perm) {
   if (length > kMaxFileSize) return TooBig(length, 0);
+  ForgetVersion(ino);
   if (!st) return meta_.Truncate(ctx, ino, length, skip_perm);
   std::vector<uint32_t> touched;
   Result<Attr> attr;
@@ -381,6 +383,7 @@ Result<size_t> Vfs::Write(const Context& ctx, Ino ino, uint64_t fh, uint64_t off
   if (!st) return Internal("open " + InoName(ino) + " has no state");
   if (data.empty()) return size_t{0};
   RETURN_IF_ERROR(impl_->RemovePrivileges(ctx, ino, *st));
+  impl_->ForgetVersion(ino);
   std::vector<uint32_t> touched;
   {
     auto io = st->LockExclusive();
@@ -407,9 +410,13 @@ Result<size_t> Vfs::Write(const Context& ctx, Ino ino, uint64_t fh, uint64_t off
     {
       std::lock_guard small(st->mu);
       st->mtime = meta::Now();
-      st->buffer_end = st->buffer.End();
     }
-    if (st->buffer.bytes() > options_.write_buffer_per_file) {
+    impl_->SyncBufferEnd(*st);
+    // Back-pressure: once the mount's buffers together pass buffer_size, a
+    // writer stores its own file's bytes before it returns, so memory stays
+    // near the bound however many files are written at once.
+    if (st->buffer.bytes() > options_.write_buffer_per_file ||
+        impl_->buffered_total() > options_.buffer_size) {
       // One write larger than the whole buffer. A failure keeps the bytes
       // buffered; the next Flush, Fsync or Release reports it.
       Result<std::vector<uint32_t>> more = impl_->CommitLocked(ino, *st);
@@ -490,6 +497,7 @@ Status Vfs::Fallocate(const Context& ctx, Ino ino, uint64_t fh, int mode, uint64
   if (off > kMaxFileSize || len > kMaxFileSize - off) return TooBig(off, len);
   std::shared_ptr<InodeState> st = impl_->Find(ino);
   if (!st) return Internal("open " + InoName(ino) + " has no state");
+  impl_->ForgetVersion(ino);
   std::vector<uint32_t> touched;
   {
     auto io = st->LockExclusive();
@@ -500,7 +508,7 @@ Status Vfs::Fallocate(const Context& ctx, Ino ino, uint64_t fh, int mode, uint64
       // length that its bytes gave the file stays.
       keep_length = end;
       st->buffer.Zero(off, std::min(len, end - off));
-      Impl::SyncBufferEnd(*st);
+      impl_->SyncBufferEnd(*st);
     }
     ASSIGN_OR_RETURN(touched, impl_->CommitLocked(ino, *st, keep_length));
     ASSIGN_OR_RETURN(Attr attr, meta_->Fallocate(ino, mode, off, len));

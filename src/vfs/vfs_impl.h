@@ -94,6 +94,7 @@ struct InodeState {
   uint64_t epoch = 0;       // bumped by every local change of the length
   uint32_t mode = 0;        // permission bits as last learned
   uint64_t buffer_end = 0;  // buffer.End(), readable without io_mu
+  uint64_t counted = 0;     // buffer.bytes() as added to Impl's buffered total
   meta::Timespec mtime;     // of the last buffered write
 
   // Guarded by Impl::table_mu_.
@@ -148,8 +149,15 @@ class Vfs::Impl {
   static void Learn(InodeState& st, uint64_t epoch, const Attr& attr);
   // Records attributes returned by a local change (commit, truncate, ...).
   static void Changed(InodeState& st, const Attr& attr);
-  // Refreshes buffer_end after a change of the buffer; io_mu held.
-  static void SyncBufferEnd(InodeState& st);
+  // Refreshes buffer_end and the mount's count of buffered bytes after a
+  // change of the buffer; io_mu held.
+  void SyncBufferEnd(InodeState& st);
+  // Whether `attr` is the version of the file last opened here (and records
+  // it); ForgetVersion when this mount changes the file.
+  bool SameVersion(Ino ino, const Attr& attr);
+  void ForgetVersion(Ino ino);
+  // Bytes buffered in all files of the mount (what Options::buffer_size bounds).
+  uint64_t buffered_total() const { return buffered_total_.load(std::memory_order_relaxed); }
   // Shows buffered writes in attributes read from meta: length and times.
   void Adjust(Ino ino, Attr* attr);
 
@@ -211,6 +219,11 @@ class Vfs::Impl {
   std::unordered_map<uint64_t, FileHandle> files_;                 // guarded by handles_mu_
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;  // guarded by handles_mu_
 
+  std::atomic<uint64_t> buffered_total_{0};
+  // Length and mtime of files at their last open here (see
+  // OpenResult::keep_cache); dropped when this mount changes the file.
+  std::mutex versions_mu_;
+  std::unordered_map<Ino, std::pair<meta::Timespec, uint64_t>> versions_;
   std::mutex table_mu_;
   std::unordered_map<Ino, std::shared_ptr<InodeState>> states_;  // guarded by table_mu_
 

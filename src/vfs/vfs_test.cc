@@ -190,6 +190,78 @@ TEST_F(VfsTest, CreateWriteReadBack) {
   EXPECT_GT(CountObjects(), 1u);
 }
 
+// Many files written at once, each well under its own limit: the mount's
+// total stays near buffer_size because writers store their own bytes once it
+// is passed, and nothing is lost.
+TEST_F(VfsTest, BufferedBytesOfAllFilesStayNearTheMountsBound) {
+  Options o = TestOptions();
+  o.write_buffer_per_file = 64 * kMiB;
+  o.buffer_size = 1 * kMiB;
+  ASSERT_OK(vfs_->Shutdown());
+  Mount(o);
+  constexpr int kFiles = 8;
+  constexpr size_t kWrite = 256 << 10;
+  std::vector<std::pair<Ino, uint64_t>> files;
+  for (int i = 0; i < kFiles; ++i) files.push_back(NewFile("f" + std::to_string(i)));
+  uint64_t most = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < kFiles; ++i) {
+      WriteAt(files[i].first, files[i].second, round * kWrite, Pattern(kWrite, 10 * i + round));
+      most = std::max(most, vfs_->BufferedBytes());
+    }
+  }
+  EXPECT_LE(most, o.buffer_size + kWrite);
+  EXPECT_GT(CountObjects(), 0u) << "nothing was stored before any close";
+  for (int i = 0; i < kFiles; ++i) {
+    for (int round = 0; round < 4; ++round) {
+      EXPECT_EQ(ReadAt(files[i].first, files[i].second, round * kWrite, kWrite),
+                Pattern(kWrite, 10 * i + round));
+    }
+    ASSERT_OK(vfs_->Release(files[i].first, files[i].second));
+  }
+  EXPECT_EQ(vfs_->BufferedBytes(), 0u);
+}
+
+// The kernel keeps a file's cached pages at an open only when nothing has
+// changed the file since this mount last opened it.
+TEST_F(VfsTest, KeepCacheOnlyForFilesUnchangedSinceTheLastOpen) {
+  auto [ino, fh] = NewFile("f");
+  WriteAt(ino, fh, 0, "hello");
+  ASSERT_OK(vfs_->Release(ino, fh));
+  auto open = [&]() {
+    auto r = vfs_->Open(root_, ino, O_RDONLY);
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    if (!r) return false;
+    EXPECT_OK(vfs_->Release(ino, r->fh));
+    return r->keep_cache;
+  };
+  EXPECT_FALSE(open()) << "first open here";
+  EXPECT_TRUE(open()) << "unchanged since";
+  EXPECT_TRUE(open());
+
+  // Changed through this mount.
+  auto w = vfs_->Open(root_, ino, O_WRONLY);
+  ASSERT_TRUE(w.has_value());
+  WriteAt(ino, w->fh, 0, "HELLO");
+  ASSERT_OK(vfs_->Release(ino, w->fh));
+  EXPECT_FALSE(open());
+  EXPECT_TRUE(open());
+
+  // Changed by another client of the volume.
+  auto m = meta::Meta::Open(engine_);
+  ASSERT_TRUE(m.has_value());
+  ASSERT_OK((*m)->StartSession({}));
+  auto other = Vfs::Create(std::move(*m), store_, TestOptions());
+  ASSERT_TRUE(other.has_value());
+  auto ow = (*other)->Open(root_, ino, O_WRONLY);
+  ASSERT_TRUE(ow.has_value());
+  ASSERT_TRUE((*other)->Write(root_, ino, ow->fh, 0, "hullo").has_value());
+  ASSERT_OK((*other)->Release(ino, ow->fh));
+  ASSERT_OK((*other)->Shutdown());
+  EXPECT_FALSE(open()) << "another client wrote it";
+  EXPECT_TRUE(open());
+}
+
 TEST_F(VfsTest, OverlappingWritesResolveNewestFirst) {
   auto [ino, fh] = NewFile("f");
   std::string model(200 << 10, '\0');
