@@ -41,6 +41,15 @@ struct MountArgs {
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
   double session_timeout = 60.0;
+  // The data path (see docs/configuration.md). Sizes take K, M, G, T.
+  std::vector<std::string> cache_dirs;  // empty: DefaultCacheDir()
+  std::string cache_size = "10G";       // 0: no disk cache
+  double cache_free_space = 0.1;        // fraction of each cache disk kept free
+  std::string buffer_size = "256M";
+  int upload_concurrency = 8;
+  int download_concurrency = 8;
+  std::string readahead = "32M";  // largest readahead window of one reader
+  bool writeback = false;
   unsigned threads = 16;
   std::string log;  // empty: stderr in the foreground, DefaultLogPath() in the background
   bool debug_fuse = false;
@@ -53,6 +62,9 @@ int RunMount(const MountArgs& args);
 // /var/log/shoal/<volume>.log for root, else $XDG_RUNTIME_DIR/shoal/<volume>.log,
 // else /tmp/shoal-<uid>/<volume>.log.
 std::string DefaultLogPath(std::string_view volume);
+// Where the disk cache lives when --cache-dir is not given: /var/cache/shoal
+// for root, else $XDG_CACHE_HOME/shoal or ~/.cache/shoal.
+std::string DefaultCacheDir();
 
 struct UmountArgs {
   std::string mountpoint;

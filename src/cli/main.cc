@@ -103,6 +103,37 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   mount->add_option("--threads", mount_args.threads, "most requests served at once")
       ->capture_default_str();
+  mount
+      ->add_option("--cache-dir", mount_args.cache_dirs,
+                   "directory for the local block cache, once per disk (default /var/cache/shoal "
+                   "for root, else ~/.cache/shoal)")
+      ->delimiter(',');
+  mount
+      ->add_option("--cache-size", mount_args.cache_size,
+                   "bytes of blocks the disk cache keeps, over all its directories; 0 turns it off")
+      ->capture_default_str();
+  mount
+      ->add_option("--cache-free-space", mount_args.cache_free_space,
+                   "fraction of each cache disk that the cache leaves free")
+      ->capture_default_str();
+  mount
+      ->add_option("--buffer-size", mount_args.buffer_size,
+                   "bytes written but not yet stored, over all files; writers wait past it")
+      ->capture_default_str();
+  mount
+      ->add_option("--upload-concurrency", mount_args.upload_concurrency, "blocks uploaded at once")
+      ->capture_default_str();
+  mount
+      ->add_option("--download-concurrency", mount_args.download_concurrency,
+                   "blocks downloaded at once")
+      ->capture_default_str();
+  mount
+      ->add_option("--readahead", mount_args.readahead,
+                   "largest readahead of one sequential reader; 0 turns readahead off")
+      ->capture_default_str();
+  mount->add_flag("--writeback", mount_args.writeback,
+                  "close and fsync return once new blocks are staged on the cache disk; they are "
+                  "uploaded in the background (see docs/semantics.md)");
   mount->add_option("--log", mount_args.log,
                     "log file; the default is stderr in the foreground and, in the background, "
                     "/var/log/shoal/VOLUME.log for root, else $XDG_RUNTIME_DIR/shoal/VOLUME.log "

@@ -27,6 +27,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cache/disk_cache.h"
+#include "chunk/chunk.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/storage.h"
@@ -136,6 +138,36 @@ Status RedirectToLog(const std::string& path) {
   return OkStatus();
 }
 
+// The block store's options from the mount flags: the disk cache (opened
+// here), concurrency, write-back, readahead.
+Result<chunk::BlockStoreOptions> DataPathOptions(const MountArgs& a,
+                                                 const meta::VolumeConfig& config) {
+  chunk::BlockStoreOptions o;
+  ASSIGN_OR_RETURN(uint64_t cache_size, ParseSize(a.cache_size, "--cache-size"));
+  ASSIGN_OR_RETURN(uint64_t buffer, ParseSize(a.buffer_size, "--buffer-size"));
+  ASSIGN_OR_RETURN(o.readahead_max_window, ParseSize(a.readahead, "--readahead"));
+  o.upload_concurrency = a.upload_concurrency;
+  o.download_concurrency = a.download_concurrency;
+  // Blocks on their way up count against the buffer too.
+  o.upload_buffer_bytes = std::clamp<uint64_t>(buffer / 4, 4ull << 20, 64ull << 20);
+  o.readahead_bytes = std::max<uint64_t>(o.readahead_max_window * 2, 8ull << 20);
+  if (cache_size > 0) {
+    cache::DiskCacheOptions c;
+    c.dirs = a.cache_dirs.empty() ? std::vector<std::string>{DefaultCacheDir()} : a.cache_dirs;
+    for (auto& d : c.dirs) d = fuse::AbsolutePath(d);
+    c.name = config.uuid;
+    c.limit_bytes = cache_size;
+    c.min_free_ratio = a.cache_free_space;
+    ASSIGN_OR_RETURN(std::unique_ptr<cache::DiskCache> disk, cache::DiskCache::Open(c));
+    spdlog::info("using {}", disk->Describe());
+    o.cache = std::move(disk);
+    o.writeback = a.writeback;
+  } else if (a.writeback) {
+    return Invalid("--writeback stages blocks on the cache disk: it needs --cache-size above 0");
+  }
+  return o;
+}
+
 // The parts of a mount after the fork: open, mount, serve, shut down.
 Status Serve(const MountArgs& a, const std::string& mountpoint, const std::string& log_arg,
              bool background, Reporter& reporter) {
@@ -186,6 +218,10 @@ Status Serve(const MountArgs& a, const std::string& mountpoint, const std::strin
   session.version = SHOAL_VERSION;
   RETURN_IF_ERROR(meta->StartSession(session));
   vfs::Options vfs_options;
+  ASSIGN_OR_RETURN(vfs_options.blocks, DataPathOptions(a, config));
+  ASSIGN_OR_RETURN(vfs_options.buffer_size, ParseSize(a.buffer_size, "--buffer-size"));
+  // One file alone may use the whole buffer, up to a chunk's worth.
+  vfs_options.write_buffer_per_file = std::min<uint64_t>(64ull << 20, vfs_options.buffer_size);
   vfs_options.session_timeout_sec = a.session_timeout;
   // A few heartbeats per timeout, so that one late beat is not death.
   vfs_options.heartbeat_sec = std::min(10.0, a.session_timeout / 4);
@@ -198,6 +234,9 @@ Status Serve(const MountArgs& a, const std::string& mountpoint, const std::strin
   options.attr_timeout = a.attr_timeout;
   options.entry_timeout = a.entry_timeout;
   options.threads = a.threads;
+  // Readahead of the kernel's page cache: enough to keep a sequential
+  // reader's requests at 1 MiB and several in flight.
+  options.kernel_readahead_kib = ::geteuid() == 0 ? 4096 : 0;
   options.debug = a.debug_fuse;
   fuse::Mount mount(*vfs, options);
   nlohmann::json ready = {{"volume", config.name},
@@ -295,6 +334,17 @@ void Detach() {
 
 }  // namespace
 
+std::string DefaultCacheDir() {
+  if (::geteuid() == 0) return "/var/cache/shoal";
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/') {
+    return std::string(xdg) + "/shoal";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/') {
+    return std::string(home) + "/.cache/shoal";
+  }
+  return "/tmp/shoal-" + std::to_string(::geteuid()) + "/cache";
+}
+
 std::string DefaultLogPath(std::string_view volume) {
   std::string file = std::string(volume) + ".log";
   if (::geteuid() == 0) return "/var/log/shoal/" + file;
@@ -315,6 +365,23 @@ int RunMount(const MountArgs& a) {
   }
   if (a.attr_timeout < 0 || a.entry_timeout < 0) {
     PrintError(kCmd, "timeouts cannot be negative: give seconds, 0 or more");
+    return kExitError;
+  }
+  for (const auto& [flag, text] : {std::pair{"--cache-size", a.cache_size},
+                                   {"--buffer-size", a.buffer_size},
+                                   {"--readahead", a.readahead}}) {
+    if (Result<uint64_t> v = ParseSize(text, flag); !v) {
+      PrintError(kCmd, v.error());
+      return kExitError;
+    }
+  }
+  if (a.upload_concurrency < 1 || a.download_concurrency < 1 || a.upload_concurrency > 256 ||
+      a.download_concurrency > 256) {
+    PrintError(kCmd, "--upload-concurrency and --download-concurrency take 1 to 256");
+    return kExitError;
+  }
+  if (!(a.cache_free_space >= 0 && a.cache_free_space < 1)) {
+    PrintError(kCmd, "--cache-free-space is a fraction of the disk: give 0 to 0.99");
     return kExitError;
   }
   if (!(a.session_timeout >= 2)) {

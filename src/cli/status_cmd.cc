@@ -63,6 +63,37 @@ std::string S3Lines(const json& v) {
   return out;
 }
 
+// The mount's cache and transfer counters (only a mount has them).
+void PrintDataPath(const json& d) {
+  const json& r = d.value("reads", json::object());
+  const json& f = d.value("fetches", json::object());
+  const json& ra = d.value("readahead", json::object());
+  const json& up = d.value("uploads", json::object());
+  const json& c = d.value("cache", json::object());
+  uint64_t hits = Get<uint64_t>(r, "hits", 0), misses = Get<uint64_t>(r, "misses", 0);
+  uint64_t limit = Get<uint64_t>(c, "limit_bytes", 0);
+  std::cout << "cache       "
+            << (limit == 0 ? std::string("in memory only")
+                           : FormatBytes(Get<uint64_t>(c, "bytes", 0)) + " of " +
+                                 FormatBytes(limit) + " on disk in " +
+                                 std::to_string(Get<uint64_t>(c, "blocks", 0)) + " blocks")
+            << (Get<bool>(c, "scanning", false) ? " (still indexing)" : "") << "\n"
+            << "  reads     " << hits << " hits, " << misses << " misses";
+  if (hits + misses > 0) std::cout << " (" << (100 * hits / (hits + misses)) << "% hits)";
+  std::cout << "\n  fetched   " << Get<uint64_t>(f, "count", 0) << " blocks, "
+            << FormatBytes(Get<uint64_t>(f, "bytes", 0)) << ", " << Get<uint64_t>(f, "errors", 0)
+            << " errors\n"
+            << "  readahead " << Get<uint64_t>(ra, "issued", 0) << " blocks ("
+            << Get<uint64_t>(ra, "used", 0) << " used, " << Get<uint64_t>(ra, "wasted", 0)
+            << " wasted)\n"
+            << "  uploaded  " << Get<uint64_t>(up, "count", 0) << " blocks, "
+            << FormatBytes(Get<uint64_t>(up, "bytes", 0)) << "; "
+            << Get<uint64_t>(up, "staged_pending", 0) << " staged and waiting\n"
+            << "  buffered  " << FormatBytes(Get<uint64_t>(d, "buffered_bytes", 0)) << "\n"
+            << "  damaged   " << Get<uint64_t>(c, "corrupt", 0)
+            << " cached blocks failed their checksum (dropped and fetched again)\n";
+}
+
 void PrintHuman(const json& status) {
   const json& v = status.value("volume", json::object());
   const json& u = status.value("usage", json::object());
@@ -95,6 +126,7 @@ void PrintHuman(const json& status) {
               << Get<std::string>(s, "version", "?") << "  heartbeat "
               << FormatAge(now - Get<int64_t>(s, "heartbeat_sec", now)) << " ago\n";
   }
+  if (status.contains("data_path")) PrintDataPath(status["data_path"]);
   if (status.contains("served_by")) {
     const json& by = status["served_by"];
     std::cout << "read from   the mount on " << Get<std::string>(by, "mountpoint", "?") << " (pid "

@@ -113,11 +113,43 @@ void ReplyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
   }
 }
 
+// The mount's data path now: cache hits and misses, fetches, readahead,
+// uploads, write-back, buffered bytes.
+nlohmann::json DataPathJson(vfs::Vfs& vfs) {
+  chunk::BlockStoreStats s = vfs.blocks().Stats();
+  const cache::CacheStats& c = s.cache;
+  return {
+      {"buffered_bytes", vfs.BufferedBytes()},
+      {"reads", {{"hits", s.read_hits}, {"misses", s.read_misses}, {"joined", s.joined}}},
+      {"fetches", {{"count", s.fetches}, {"bytes", s.fetched_bytes}, {"errors", s.fetch_errors}}},
+      {"readahead",
+       {{"issued", s.readahead_issued},
+        {"used", s.readahead_used},
+        {"wasted", s.readahead_wasted},
+        {"skipped", s.readahead_skipped}}},
+      {"uploads",
+       {{"count", s.uploads},
+        {"bytes", s.uploaded_bytes},
+        {"errors", s.upload_errors},
+        {"in_flight", s.uploads_in_flight},
+        {"staged_pending", s.staged_pending}}},
+      {"cache",
+       {{"blocks", c.blocks},
+        {"bytes", c.bytes},
+        {"limit_bytes", c.limit_bytes},
+        {"staged_blocks", c.staged_blocks},
+        {"evictions", c.evictions},
+        {"corrupt", c.corrupt},
+        {"errors", c.errors},
+        {"scanning", c.scanning}}}};
+}
+
 // The answers to the reserved names of info.h.
 Result<std::string> Introspect(Adapter& a, const Context& ctx, Ino ino, std::string_view name) {
   if (name == kStatusXattr) {
     ASSIGN_OR_RETURN(nlohmann::json j, VolumeStatus(a.vfs.meta()));
     j["served_by"] = {{"pid", ::getpid()}, {"mountpoint", a.options.mountpoint}};
+    j["data_path"] = DataPathJson(a.vfs);
     return DumpJson(j);
   }
   std::optional<uint32_t> first = InfoFirstChunk(name);

@@ -2,12 +2,16 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -128,11 +132,40 @@ Status Mount::Run() {
   spdlog::info("mounted volume {} on {} ({} worker threads at most)", o.volume, o.mountpoint,
                o.threads);
 
+  // Raised from a thread of its own: its stat of the mountpoint returns once
+  // the loop below has answered the kernel's handshake, which would reset a
+  // value set before.
+  std::thread readahead;
+  if (o.kernel_readahead_kib != 0) {
+    readahead = std::thread([mp = o.mountpoint, kib = o.kernel_readahead_kib] {
+      struct stat st {};
+      struct statfs fs {};
+      constexpr long kFuseMagic = 0x65735546;
+      // Only a FUSE mount's own device: after an early unmount the path is
+      // the directory underneath, whose disk must be left alone.
+      if (::stat(mp.c_str(), &st) != 0 || ::statfs(mp.c_str(), &fs) != 0 ||
+          static_cast<long>(fs.f_type) != kFuseMagic || major(st.st_dev) != 0) {
+        return;
+      }
+      std::string path = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
+                         std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+      std::ofstream f(path);
+      f << kib << "\n";
+      f.flush();
+      if (!f) {
+        spdlog::warn("cannot raise the kernel's readahead to {} KiB ({}): reads stay at 128 KiB",
+                     kib, path);
+      } else {
+        spdlog::info("kernel readahead of the mount: {} KiB", kib);
+      }
+    });
+  }
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, o.threads);
   fuse_loop_cfg_set_clone_fd(config, 0);
   int rc = fuse_session_loop_mt(se, config);
   fuse_loop_cfg_destroy(config);
+  if (readahead.joinable()) readahead.join();
   // rc > 0 is the signal that ended the loop; 0 an unmount from outside.
   if (rc > 0) {
     spdlog::info("signal {} received: unmounting {}", rc, o.mountpoint);

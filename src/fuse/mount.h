@@ -37,6 +37,10 @@ struct MountOptions {
   uint32_t max_write = 1u << 20;  // largest write request (libfuse 3.14 allows 1 MiB)
   uint32_t max_read = 0;          // largest read request; 0: the kernel's limit (1 MiB)
   uint32_t max_readahead = 0;     // 0: what the kernel offers
+  // The kernel's readahead for the mount (its bdi's read_ahead_kb), raised
+  // once the mount is up: FUSE starts every mount at 128 KiB, and the FUSE
+  // handshake cannot go above it. 0 leaves it. Needs root (sysfs).
+  uint32_t kernel_readahead_kib = 0;
   unsigned threads = 16;          // most libfuse worker threads at once
   // Let other users into the mount. Only root may ask for it without
   // user_allow_other in /etc/fuse.conf, hence the default.

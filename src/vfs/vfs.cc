@@ -298,7 +298,7 @@ Vfs::Vfs(std::unique_ptr<meta::Meta> meta, std::shared_ptr<object::ObjectStore> 
          Options options)
     : meta_(std::move(meta)),
       blocks_(std::make_unique<chunk::BlockStore>(std::move(store), meta_->config().name,
-                                                  meta_->config().block_size)),
+                                                  meta_->config().block_size, options.blocks)),
       options_(options),
       impl_(std::make_unique<Impl>(*meta_, *blocks_, options_)) {}
 
@@ -317,6 +317,11 @@ Result<std::unique_ptr<Vfs>> Vfs::Create(std::unique_ptr<meta::Meta> meta,
                    std::to_string(2 * options.heartbeat_sec) + " s)");
   }
   std::unique_ptr<Vfs> vfs(new Vfs(std::move(meta), std::move(store), options));
+  // Blocks a crash left staged (write-back) go up first, in the background;
+  // reads of them are served from the staged copies meanwhile.
+  if (size_t staged = vfs->blocks_->RecoverStaged(); staged > 0) {
+    spdlog::info("vfs: uploading {} block(s) staged before the last stop", staged);
+  }
   if (options.background) vfs->impl_->StartBackground();
   return vfs;
 }
@@ -344,6 +349,13 @@ Status Vfs::Shutdown() {
       first = s.Annotate("writing buffered data of inode " + std::to_string(ino) +
                          " at shutdown (the data was dropped)");
     }
+  }
+  // Write-back: what is staged goes up before the mount ends. What cannot be
+  // uploaded stays staged on the cache disk for the next mount.
+  if (Status flushed = blocks_->Flush(); !flushed.ok() && first.ok()) {
+    first = flushed.Annotate(
+        "uploading staged blocks at shutdown (they stay staged for the "
+        "next mount)");
   }
   Status s = meta_->EndSession();
   if (first.ok() && !s.ok()) first = s.Annotate("ending the session");

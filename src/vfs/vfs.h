@@ -57,6 +57,8 @@ struct Options {
   // loop then releases the dead one's locks and open files. Should be a few
   // heartbeats.
   double session_timeout_sec = 60.0;
+  // The data path: cache, concurrency, write-back, readahead.
+  chunk::BlockStoreOptions blocks;
   // Start the background threads (gc, heartbeat). Tests may drive them by hand.
   bool background = true;
 };

@@ -94,7 +94,12 @@ Result<OpenResult> Vfs::Impl::OpenFile(const Context& ctx, Ino ino, int flags,
     attr = *truncated;
   }
   uint64_t fh = NewHandleId();
-  AddFile(fh, FileHandle{ino, flags});
+  FileHandle handle{ino, flags, nullptr};
+  if (handle.readable()) {
+    handle.stream = blocks_.OpenStream(
+        [&meta = meta_, ino](uint32_t index) { return meta.ReadChunk(ino, index); });
+  }
+  AddFile(fh, std::move(handle));
   Adjust(ino, &attr);
   return OpenResult{fh, attr, keep_cache};
 }
@@ -204,13 +209,14 @@ Status Vfs::Impl::CompactChunk(Ino ino, uint32_t index, const std::vector<Slice>
 }
 
 Status Vfs::Impl::ReadChunkRange(Ino ino, uint32_t index, uint32_t pos, uint32_t len,
-                                 std::string* out) {
+                                 std::string* out, chunk::ReadStream* stream) {
   std::vector<Slice> previous;
   Status last;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     ASSIGN_OR_RETURN(std::vector<Slice> slices, meta_.ReadChunk(ino, index));
     if (attempt > 0 && slices == previous) break;  // the same list: retrying cannot help
-    last = blocks_.ReadChunk(slices, pos, len, out);
+    last = stream != nullptr ? stream->Read(index, slices, pos, len, out)
+                             : blocks_.ReadChunk(slices, pos, len, out);
     if (last.ok()) return last;
     if (last.code() != Code::kIo && last.code() != Code::kNotFound) break;
     previous = std::move(slices);
@@ -361,7 +367,7 @@ Status Vfs::Read(const Context& ctx, Ino ino, uint64_t fh, uint64_t off, size_t 
     auto index = static_cast<uint32_t>(pos / kChunkSize);
     auto in_chunk = static_cast<uint32_t>(pos % kChunkSize);
     auto len = static_cast<uint32_t>(std::min(kChunkSize - in_chunk, end - pos));
-    RETURN_IF_ERROR(impl_->ReadChunkRange(ino, index, in_chunk, len, &part));
+    RETURN_IF_ERROR(impl_->ReadChunkRange(ino, index, in_chunk, len, &part, h.stream.get()));
     if (out->empty()) {
       out->swap(part);
     } else {

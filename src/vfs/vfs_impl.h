@@ -53,6 +53,8 @@ constexpr int kReadAttempts = 3;
 struct FileHandle {
   Ino ino = 0;
   int flags = 0;  // open(2) flags
+  // Reads through it get readahead (null for write-only handles).
+  std::shared_ptr<chunk::ReadStream> stream;
 
   bool readable() const { return (flags & O_ACCMODE) != O_WRONLY; }
   bool writable() const { return (flags & O_ACCMODE) != O_RDONLY; }
@@ -174,7 +176,9 @@ class Vfs::Impl {
   void MaybeCompact(Ino ino, const std::vector<uint32_t>& chunks);
   Status CompactChunk(Ino ino, uint32_t index, const std::vector<Slice>& slices);
   // Reads [pos, pos+len) of one chunk into out (resized to len).
-  Status ReadChunkRange(Ino ino, uint32_t index, uint32_t pos, uint32_t len, std::string* out);
+  // `stream` may be null (no readahead).
+  Status ReadChunkRange(Ino ino, uint32_t index, uint32_t pos, uint32_t len, std::string* out,
+                        chunk::ReadStream* stream);
   // Truncate through the buffer; st may be null when nothing is buffered.
   Result<Attr> Truncate(const Context& ctx, Ino ino, const std::shared_ptr<InodeState>& st,
                         uint64_t length, bool skip_perm);

@@ -585,7 +585,8 @@ TEST_F(VfsTest, PosixLocksConflictBetweenOwners) {
   ASSERT_OK_AND_ASSIGN(meta::PosixLock probe, vfs_->GetLk(root_, ino, 2, rl));
   EXPECT_EQ(probe.type, meta::LockType::kWrite);
   // Outside the range there is no conflict.
-  ASSERT_OK(vfs_->SetLk(root_, ino, fh, 2, {meta::LockType::kRead, 200, 300, 20}, LockWait::kNoWait));
+  ASSERT_OK(
+      vfs_->SetLk(root_, ino, fh, 2, {meta::LockType::kRead, 200, 300, 20}, LockWait::kNoWait));
 
   // A waiter gives up when interrupted.
   Context impatient(0, 0, 20);

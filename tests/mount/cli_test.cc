@@ -301,6 +301,18 @@ TEST_F(CliTest, StatusReportsVolumeAndSessions) {
   EXPECT_TRUE(HasNumber(j, static_cast<uint64_t>(daemons[0])))
       << "the session's pid " << daemons[0] << " should be shown: " << r.out;
 
+  // The mount's cache counters: a file read back from the cache counts hits.
+  ASSERT_EQ(ReadFile(vol_->mountpoint() + "/f").size(), 1u << 20);
+  r = vol_->Shoal({"status", vol_->mountpoint(), "--json"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.contains("data_path")) << r.out;
+  EXPECT_GT(j["data_path"]["reads"].value("hits", uint64_t{0}), 0u) << r.out;
+  EXPECT_GT(j["data_path"]["cache"].value("limit_bytes", uint64_t{0}), 0u) << r.out;
+  r = vol_->Shoal({"status", vol_->mountpoint()});
+  ASSERT_TRUE(r.ok()) << r.err;
+  EXPECT_NE(r.out.find("hits"), std::string::npos) << r.out;
+
   // After umount the session is gone.
   ASSERT_TRUE(vol_->Unmount());
   r = vol_->Shoal({"status", vol_->meta_url(), "--json"});

@@ -463,6 +463,12 @@ std::vector<std::string> Volume::StorageArgs() const {
                     std::filesystem::path(mountpoint()).filename().string() + "-" +
                     std::to_string(++mounts_) + ".log";
   std::vector<std::string> args = {"mount", meta_url(), mountpoint(), "--background", "--log", log};
+  // The disk cache stays inside the test's directory (each mount its own).
+  if (std::find(extra_args.begin(), extra_args.end(), "--cache-dir") == extra_args.end()) {
+    args.insert(args.end(),
+                {"--cache-dir",
+                 dir_ + "/cache-" + std::filesystem::path(mountpoint()).filename().string()});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   CommandResult r = Shoal(args);
   if (!r.ok()) return ::testing::AssertionFailure() << r.Describe(args) << LogTail();
@@ -489,6 +495,14 @@ std::vector<pid_t> Volume::DaemonPids() const { return FindProcesses(mountpoint(
     // Who keeps it busy, for the failure message.
     CommandResult users = RunCommand({"fuser", "-vm", mountpoint()}, seconds(20));
     failure += "\nfuser -vm: " + users.out + users.err;
+    if (const char* dump = std::getenv("SHOAL_TEST_DUMP_STACKS"); dump != nullptr && *dump) {
+      for (pid_t pid : daemons) {
+        CommandResult bt =
+            RunCommand({"gdb", "-p", std::to_string(pid), "-batch", "-ex", "thread apply all bt"},
+                       seconds(60));
+        failure += "\nstacks of daemon " + std::to_string(pid) + ":\n" + bt.out;
+      }
+    }
   }
   if (IsMountPoint(mountpoint())) {
     if (failure.empty()) failure = "`shoal umount` returned 0 but the mount is still there";

@@ -524,9 +524,9 @@ TEST_F(SemanticsTest, PosixAclsAreRefused) {
   ASSERT_SYS(mkdir(d.c_str(), 0755));
   std::string acl = AccessAcl(6, kNobody, 4, 0, 4, 0);
   std::string back(256, '\0');
-  for (const auto& [path, name] : {std::pair{f, "system.posix_acl_access"},
-                                   std::pair{d, "system.posix_acl_access"},
-                                   std::pair{d, "system.posix_acl_default"}}) {
+  for (const auto& [path, name] :
+       {std::pair{f, "system.posix_acl_access"}, std::pair{d, "system.posix_acl_access"},
+        std::pair{d, "system.posix_acl_default"}}) {
     EXPECT_ERRNO(EOPNOTSUPP, setxattr(path.c_str(), name, acl.data(), acl.size(), 0)) << name;
     EXPECT_ERRNO(EOPNOTSUPP, getxattr(path.c_str(), name, back.data(), back.size())) << name;
   }
