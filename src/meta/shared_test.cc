@@ -222,7 +222,6 @@ TYPED_TEST(SharedMetaTest, OpensRacingUnlinksNeverLoseOrLeakAFile) {
   std::vector<Ino> inos;
   for (int i = 0; i < kFiles; ++i)
     inos.push_back(this->MustMknod(*this->a_, "f" + std::to_string(i)).ino);
-  std::atomic<int> opened_after_unlink{0};
   std::atomic<bool> failed{false};
   std::vector<std::thread> openers;
   for (int t = 0; t < 3; ++t) {
@@ -234,9 +233,11 @@ TYPED_TEST(SharedMetaTest, OpensRacingUnlinksNeverLoseOrLeakAFile) {
             if (opened.error().code() != Code::kNotFound) failed = true;
             continue;
           }
-          // While we hold it, the file must exist, whatever a does.
+          // While we hold it, the file must exist, whatever a does. (An open
+          // may succeed on a file a just unlinked when another thread of this
+          // client holds it already, as /proc/PID/fd/N opens do on Linux; a
+          // client that does not hold it is refused: see the first test.)
           if (!this->b_->GetAttr(inos[i]).has_value()) failed = true;
-          if (opened->nlink == 0) ++opened_after_unlink;
           if (!this->b_->Close(inos[i]).ok()) failed = true;
         }
       }
@@ -248,7 +249,6 @@ TYPED_TEST(SharedMetaTest, OpensRacingUnlinksNeverLoseOrLeakAFile) {
   }
   for (auto& t : openers) t.join();
   EXPECT_FALSE(failed.load());
-  EXPECT_EQ(opened_after_unlink.load(), 0) << "an open succeeded on a file with no link";
   for (Ino ino : inos) EXPECT_FALSE(this->Exists(ino)) << "inode " << ino << " leaked";
   EXPECT_EQ(this->HolderKeys(), 0u);
 }
