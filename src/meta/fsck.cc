@@ -261,23 +261,11 @@ Status TouchDir(kv::Txn& txn, Ino dir) {
   return OkStatus();
 }
 
-Result<uint64_t> ReadCounter(kv::Txn& txn, std::string_view name) {
-  ASSIGN_OR_RETURN(auto v, txn.Get(codec::CounterKey(name)));
-  if (!v) return uint64_t{0};
-  return codec::DecodeU64(*v);
-}
-
 // Adds a transaction's usage change to the stored counters, in the same
 // transaction, so that the counters stay right whatever else runs.
 Status ApplyUsage(kv::Txn& txn, const Delta& d) {
   if (d.bytes == 0 && d.inodes == 0) return OkStatus();
-  ASSIGN_OR_RETURN(uint64_t b, ReadCounter(txn, kUsedBytes));
-  ASSIGN_OR_RETURN(uint64_t i, ReadCounter(txn, kUsedInodes));
-  // Two's complement sums, as the clients store them (see meta.cc).
-  auto add = [](uint64_t v, int64_t d) { return v + static_cast<uint64_t>(d); };
-  txn.Put(codec::CounterKey(kUsedBytes), codec::EncodeU64(add(b, d.bytes)));
-  txn.Put(codec::CounterKey(kUsedInodes), codec::EncodeU64(add(i, d.inodes)));
-  return OkStatus();
+  return AddToUsage(txn, d.bytes, d.inodes);
 }
 
 // Whether a session that still exists holds `ino` open (guard keys aside).

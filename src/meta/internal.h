@@ -138,6 +138,11 @@ Status ReleaseHolder(kv::Engine& engine, Meta::Impl& impl, Ino ino, uint64_t ses
 Result<Entry> CreateFile(kv::Engine& engine, Meta::Impl& impl, const Context& ctx, Ino parent,
                          std::string_view name, uint32_t perm);
 
+// A counter's value (0 when it was never set).
+Result<uint64_t> ReadCounter(kv::Txn& txn, std::string_view name);
+// Adds to the stored usage counters in `txn` (two's complement sums).
+Status AddToUsage(kv::Txn& txn, int64_t bytes, int64_t inodes);
+
 // Takes an inode number (from a batch taken from the counter).
 Result<Ino> NextInode(kv::Engine& engine, Meta::Impl& impl);
 

@@ -188,6 +188,23 @@ Status FreeInode(kv::Txn& txn, AttrCache& attrs, Ino ino, Delta* delta) {
 
 // --- volume ---
 
+Result<uint64_t> ReadCounter(kv::Txn& txn, std::string_view name) {
+  ASSIGN_OR_RETURN(auto v, txn.Get(codec::CounterKey(name)));
+  if (!v) return uint64_t{0};
+  return codec::DecodeU64(*v);
+}
+
+Status AddToUsage(kv::Txn& txn, int64_t bytes, int64_t inodes) {
+  // No clamping at zero: with several clients, one may store a file's removal
+  // before another stores its creation, and the sum is only right if the
+  // counter may pass below zero meanwhile (two's complement; readers clamp).
+  ASSIGN_OR_RETURN(uint64_t b, ReadCounter(txn, kUsedBytes));
+  ASSIGN_OR_RETURN(uint64_t i, ReadCounter(txn, kUsedInodes));
+  txn.Put(codec::CounterKey(kUsedBytes), codec::EncodeU64(b + static_cast<uint64_t>(bytes)));
+  txn.Put(codec::CounterKey(kUsedInodes), codec::EncodeU64(i + static_cast<uint64_t>(inodes)));
+  return OkStatus();
+}
+
 namespace {
 
 std::string NewUuid() {
@@ -202,12 +219,6 @@ std::string NewUuid() {
            static_cast<uint32_t>((a >> 16) & 0xffff), static_cast<uint32_t>(a & 0xffff),
            static_cast<uint32_t>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffull));
   return buf;
-}
-
-Result<uint64_t> ReadCounter(kv::Txn& txn, std::string_view name) {
-  ASSIGN_OR_RETURN(auto v, txn.Get(codec::CounterKey(name)));
-  if (!v) return uint64_t{0};
-  return codec::DecodeU64(*v);
 }
 
 // Takes `count` ids from a counter: returns the first.
@@ -330,17 +341,8 @@ Status AddPendingUsage(kv::Engine& engine, Meta::Impl& impl) {
     inodes = impl.pending_inodes;
   }
   if (bytes == 0 && inodes == 0) return OkStatus();
-  // No clamping at zero here: with several clients, one may store a file's
-  // removal before another stores its creation, and the sum is only right
-  // if the counter may pass below zero meanwhile (it is stored as two's
-  // complement; readers clamp).
-  RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
-    ASSIGN_OR_RETURN(uint64_t b, ReadCounter(txn, kUsedBytes));
-    ASSIGN_OR_RETURN(uint64_t i, ReadCounter(txn, kUsedInodes));
-    txn.Put(codec::CounterKey(kUsedBytes), codec::EncodeU64(b + static_cast<uint64_t>(bytes)));
-    txn.Put(codec::CounterKey(kUsedInodes), codec::EncodeU64(i + static_cast<uint64_t>(inodes)));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      engine.Txn([&](kv::Txn& txn) -> Status { return AddToUsage(txn, bytes, inodes); }));
   std::lock_guard lock(impl.mu);
   impl.pending_bytes -= bytes;
   impl.pending_inodes -= inodes;
