@@ -17,6 +17,7 @@
 #include <string_view>
 #include <thread>
 
+#include "cache/test_util.h"
 #include "common/status.h"
 #include "object/object_store.h"
 
@@ -230,24 +231,6 @@ inline std::string RandomBytes(std::mt19937_64& rng, size_t n) {
   return s;
 }
 
-// A fresh directory, removed with its contents when this goes away.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "shoal-chunk-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp " << pattern << " failed";
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using cache::testing::TempDir;
 
 }  // namespace shoal::chunk::testing
