@@ -388,8 +388,10 @@ Result<size_t> Vfs::Write(const Context& ctx, Ino ino, uint64_t fh, uint64_t off
   std::shared_ptr<InodeState> st = impl_->Find(ino);
   if (!st) return Internal("open " + InoName(ino) + " has no state");
   if (data.empty()) return size_t{0};
+  // No ForgetVersion here, on the hot path: the kernel's pages already hold
+  // what this mount writes, and the commit gives the file a new mtime, so the
+  // next open does not match the recorded version anyway.
   RETURN_IF_ERROR(impl_->RemovePrivileges(ctx, ino, *st));
-  impl_->ForgetVersion(ino);
   std::vector<uint32_t> touched;
   {
     auto io = st->LockExclusive();

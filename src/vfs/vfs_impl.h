@@ -155,7 +155,7 @@ class Vfs::Impl {
   // change of the buffer; io_mu held.
   void SyncBufferEnd(InodeState& st);
   // Whether `attr` is the version of the file last opened here (and records
-  // it); ForgetVersion when this mount changes the file.
+  // it); ForgetVersion when a change here may keep length and mtime.
   bool SameVersion(Ino ino, const Attr& attr);
   void ForgetVersion(Ino ino);
   // Bytes buffered in all files of the mount (what Options::buffer_size bounds).
@@ -225,7 +225,8 @@ class Vfs::Impl {
 
   std::atomic<uint64_t> buffered_total_{0};
   // Length and mtime of files at their last open here (see
-  // OpenResult::keep_cache); dropped when this mount changes the file.
+  // OpenResult::keep_cache); dropped by truncate and fallocate (a write
+  // changes the mtime at its commit).
   std::mutex versions_mu_;
   std::unordered_map<Ino, std::pair<meta::Timespec, uint64_t>> versions_;
   std::mutex table_mu_;
