@@ -142,7 +142,8 @@ Status RedirectToLog(const std::string& path) {
 // The block store's options from the mount flags: the disk cache (opened
 // here), concurrency, write-back, readahead.
 Result<chunk::BlockStoreOptions> DataPathOptions(const MountArgs& a,
-                                                 const meta::VolumeConfig& config) {
+                                                 const meta::VolumeConfig& config,
+                                                 uint64_t buffer) {
   chunk::BlockStoreOptions o;
   ASSIGN_OR_RETURN(uint64_t cache_size, ParseSize(a.cache_size, "--cache-size"));
   // glibc gives every thread that allocates its own arena, and freed memory
@@ -151,7 +152,6 @@ Result<chunk::BlockStoreOptions> DataPathOptions(const MountArgs& a,
   // keep it near the real figure.
   constexpr int kMallocArenas = 4;
   ::mallopt(M_ARENA_MAX, kMallocArenas);
-  ASSIGN_OR_RETURN(uint64_t buffer, ParseSize(a.buffer_size, "--buffer-size"));
   ASSIGN_OR_RETURN(o.readahead_max_window, ParseSize(a.readahead, "--readahead"));
   o.upload_concurrency = a.upload_concurrency;
   o.download_concurrency = a.download_concurrency;
@@ -232,8 +232,8 @@ Status Serve(const MountArgs& a, const std::string& mountpoint, const std::strin
   session.version = SHOAL_VERSION;
   RETURN_IF_ERROR(meta->StartSession(session));
   vfs::Options vfs_options;
-  ASSIGN_OR_RETURN(vfs_options.blocks, DataPathOptions(a, config));
   ASSIGN_OR_RETURN(vfs_options.buffer_size, ParseSize(a.buffer_size, "--buffer-size"));
+  ASSIGN_OR_RETURN(vfs_options.blocks, DataPathOptions(a, config, vfs_options.buffer_size));
   // One file alone may use the whole buffer, up to a chunk's worth.
   vfs_options.write_buffer_per_file = std::min<uint64_t>(64ull << 20, vfs_options.buffer_size);
   vfs_options.session_timeout_sec = a.session_timeout;
