@@ -475,6 +475,8 @@ Status Meta::EndSession() {
   return AddPendingUsage(*engine_, *impl_);
 }
 
+bool Meta::shared() const { return impl_->shared; }
+
 Result<std::vector<SessionInfo>> Meta::ListSessions() {
   std::vector<SessionInfo> out;
   RETURN_IF_ERROR(engine_->View([&](kv::Txn& txn) -> Status {

@@ -191,6 +191,9 @@ class Meta {
   // locks and their holds on open files (freeing unlinked ones). Returns how many were removed.
   Result<int> CleanStaleSessions(int64_t stale_sec);
   Result<std::vector<SessionInfo>> ListSessions();
+  // Whether other clients may use the volume at the same time (the engine
+  // is not exclusive): only then can sessions go stale while this one runs.
+  bool shared() const;
   Result<VolumeUsage> Usage();
   // Adds this client's usage changes to the stored counters (Heartbeat and
   // EndSession do too). vfs calls it every second, so that a client crash
