@@ -102,19 +102,33 @@ std::vector<std::string> BlockStore::SliceKeys(uint64_t id, uint32_t size) const
 }
 
 Status BlockStore::WriteSlice(uint64_t id, std::string_view data) {
+  return WriteBlocks(id, data.size(), [data](uint64_t off, uint64_t len, std::string*) {
+    return data.substr(off, len);
+  });
+}
+
+Status BlockStore::WriteSlice(uint64_t id, const Pages& data) {
+  return WriteBlocks(id, data.size(), [&data](uint64_t off, uint64_t len, std::string* scratch) {
+    return data.View(off, len, scratch);
+  });
+}
+
+Status BlockStore::WriteBlocks(uint64_t id, uint64_t data_size, const BlockView& view) {
   RETURN_IF_ERROR(CheckBlockSize(block_size_));
   if (id == 0) return Invalid("slice id 0 means a hole and has no objects; allocate a real id");
-  if (data.size() > kChunkSize) {
-    return Invalid("a slice of " + std::to_string(data.size()) + " bytes is larger than a chunk (" +
+  if (data_size > kChunkSize) {
+    return Invalid("a slice of " + std::to_string(data_size) + " bytes is larger than a chunk (" +
                    std::to_string(kChunkSize) + " bytes); cut it at chunk boundaries");
   }
-  const auto size = static_cast<uint32_t>(data.size());
+  const auto size = static_cast<uint32_t>(data_size);
   const uint32_t count = BlockCount(size);
+  std::vector<std::string> scratch(count);  // copies of blocks that straddle pages
   std::vector<Uploader::Block> blocks;
   blocks.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
-    blocks.push_back(Uploader::Block{
-        BlockKey(id, size, i), data.substr(uint64_t{i} * block_size_, BlockLength(size, i)), i});
+    blocks.push_back(Uploader::Block{BlockKey(id, size, i),
+                                     view(uint64_t{i} * block_size_, BlockLength(size, i), &scratch[i]),
+                                     i});
   }
   return uploader_->Write(id, blocks);
 }

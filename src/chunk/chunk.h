@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "cache/cache.h"
+#include "chunk/pages.h"
 #include "common/slice.h"
 #include "common/status.h"
 #include "object/object_store.h"
@@ -152,6 +153,9 @@ class BlockStore {
   // caller deletes them with DeleteSlice or leaves them to gc (ids are never
   // reused).
   Status WriteSlice(uint64_t id, std::string_view data);
+  // The same for bytes held in pages: blocks that lie in one page are
+  // uploaded from it, without a copy.
+  Status WriteSlice(uint64_t id, const Pages& data);
 
   // Reads bytes [pos, pos+len) of a chunk whose slice list is `slices` into
   // out (resized to len); uncovered bytes and holes are zeros. A missing
@@ -196,6 +200,10 @@ class BlockStore {
   Result<std::vector<Piece>> PiecesOf(const std::vector<Slice>& slices, uint32_t pos,
                                       uint32_t len) const;
   Status ReadPieces(const std::vector<Piece>& pieces, uint32_t len, std::string* out);
+  // WriteSlice of `size` bytes whose block [off, off+len) is view(off, len,
+  // scratch): a view of the caller's bytes, or of *scratch after a copy.
+  using BlockView = std::function<std::string_view(uint64_t off, uint64_t len, std::string* scratch)>;
+  Status WriteBlocks(uint64_t id, uint64_t size, const BlockView& view);
   // Checks block size and range, common to every read.
   Status CheckRead(uint32_t pos, uint32_t len) const;
 
@@ -281,8 +289,12 @@ class ReadStream {
 // dirty data, overlays it on reads, and drains it on flush/fsync/close.
 class WriteBuffer {
  public:
+  // Pages come from `pool` (null: plain allocations).
+  explicit WriteBuffer(PagePool* pool = nullptr) : pool_(pool) {}
+
   // Buffers `data` at file offset `off` over whatever was buffered there.
-  // Appending right after an extent grows it in place: amortized O(1) per byte.
+  // Appending right after an extent grows it in place: O(1) per byte, and
+  // the bytes already buffered never move.
   void Write(uint64_t off, std::string_view data);
   // Overlays buffered bytes onto out, which holds file bytes [off, off+out->size()).
   void Overlay(uint64_t off, std::string* out) const;
@@ -301,7 +313,7 @@ class WriteBuffer {
   struct Piece {
     uint32_t chunk_index;
     uint32_t pos;  // offset in the chunk
-    std::string data;
+    Pages data;
   };
   // Takes everything out, cut at chunk boundaries, in file order.
   std::vector<Piece> Drain();
@@ -311,7 +323,8 @@ class WriteBuffer {
   void Cut(uint64_t lo, uint64_t hi);
 
   // Invariant: extents neither overlap nor touch (touching ones are merged).
-  std::map<uint64_t, std::string> extents_;  // file offset -> bytes
+  PagePool* pool_;
+  std::map<uint64_t, Pages> extents_;  // file offset -> bytes
   uint64_t bytes_ = 0;
 };
 

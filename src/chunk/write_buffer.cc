@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <cstring>
 #include <iterator>
 #include <limits>
 
@@ -10,8 +9,8 @@ namespace shoal::chunk {
 // Write keeps the invariant that extents neither overlap nor touch. It finds
 // the extents that overlap or touch [off, end] and folds them, with the new
 // bytes on top, into one extent. When the first of them starts at or before
-// `off` its string is grown in place, so a sequential writer appending to the
-// last extent pays amortized O(1) per byte and never copies the extent.
+// `off` it receives the bytes in place, so a sequential writer appending to
+// the last extent never copies what it wrote before.
 void WriteBuffer::Write(uint64_t off, std::string_view data) {
   if (data.empty()) return;
   const uint64_t end = off + data.size();
@@ -30,31 +29,34 @@ void WriteBuffer::Write(uint64_t off, std::string_view data) {
   auto target = first;
   auto absorb = first;
   if (first == stop || first->first > off) {
-    target = extents_.emplace_hint(first, off, std::string());
+    target = extents_.emplace_hint(first, off, Pages(pool_));
   } else {
     absorb = std::next(first);
   }
   const uint64_t start = target->first;
-  std::string& buf = target->second;
+  Pages& pages = target->second;
+  bytes_ -= pages.size();
 
-  uint64_t new_end = std::max<uint64_t>(end, start + buf.size());
-  for (auto it = absorb; it != stop; ++it) {
-    new_end = std::max<uint64_t>(new_end, it->first + it->second.size());
-  }
-  bytes_ -= buf.size();
-  buf.resize(new_end - start);
-  for (auto it = absorb; it != stop; ++it) {
-    // Only the part past `end` survives; the rest is overwritten below.
-    const uint64_t it_end = it->first + it->second.size();
-    const uint64_t from = std::max<uint64_t>(it->first, end);
-    if (it_end > from) {
-      std::memcpy(buf.data() + (from - start), it->second.data() + (from - it->first),
-                  it_end - from);
+  // The new bytes: over what the target holds, then appended.
+  const uint64_t rel = off - start;
+  const uint64_t over = pages.size() > rel ? std::min<uint64_t>(pages.size() - rel, data.size()) : 0;
+  pages.Overwrite(rel, data.substr(0, over));
+  pages.Append(data.substr(over));
+
+  // The absorbed extents lie after the target's old end and start at or
+  // before `end`; only the last of them can reach past `end`, and only that
+  // tail survives.
+  for (auto it = absorb; it != stop; ++it) bytes_ -= it->second.size();
+  if (absorb != stop) {
+    auto last = std::prev(stop);
+    const uint64_t last_end = last->first + last->second.size();
+    if (last_end > start + pages.size()) {
+      const uint64_t from = start + pages.size() - last->first;
+      std::string scratch;
+      pages.Append(last->second.View(from, last->second.size() - from, &scratch));
     }
-    bytes_ -= it->second.size();
   }
-  std::memcpy(buf.data() + (off - start), data.data(), data.size());
-  bytes_ += buf.size();
+  bytes_ += pages.size();
   extents_.erase(absorb, stop);
 }
 
@@ -65,7 +67,7 @@ void WriteBuffer::Overlay(uint64_t off, std::string* out) const {
   for (; it != extents_.end() && it->first < end; ++it) {
     const uint64_t a = std::max<uint64_t>(it->first, off);
     const uint64_t b = std::min<uint64_t>(it->first + it->second.size(), end);
-    if (a < b) std::memcpy(out->data() + (a - off), it->second.data() + (a - it->first), b - a);
+    if (a < b) it->second.CopyOut(a - it->first, b - a, out->data() + (a - off));
   }
 }
 
@@ -79,10 +81,13 @@ void WriteBuffer::Cut(uint64_t lo, uint64_t hi) {
     bytes_ -= std::min(e, hi) - std::max(s, lo);
     if (e > hi) {
       // Keep the tail [hi, e) as its own extent; the loop ends on it.
-      extents_.emplace_hint(std::next(it), hi, it->second.substr(hi - s));
+      Pages tail(pool_);
+      std::string scratch;
+      tail.Append(it->second.View(hi - s, e - hi, &scratch));
+      extents_.emplace_hint(std::next(it), hi, std::move(tail));
     }
     if (s < lo) {
-      it->second.resize(lo - s);  // keep the head [s, lo)
+      it->second.Shrink(lo - s);  // keep the head [s, lo)
       ++it;
     } else {
       it = extents_.erase(it);
@@ -99,37 +104,26 @@ void WriteBuffer::Zero(uint64_t off, uint64_t len) {
 
 uint64_t WriteBuffer::End() const {
   if (extents_.empty()) return 0;
-  const auto& [start, buf] = *extents_.rbegin();
-  return start + buf.size();
+  const auto& [start, pages] = *extents_.rbegin();
+  return start + pages.size();
 }
 
 std::vector<WriteBuffer::Piece> WriteBuffer::Drain() {
   std::vector<Piece> pieces;
-  for (auto& [start, buf] : extents_) {
-    const uint64_t end = start + buf.size();
-    const auto first_chunk = static_cast<uint32_t>(start / kChunkSize);
-    const auto first_pos = static_cast<uint32_t>(start % kChunkSize);
-    const uint64_t boundary = (uint64_t{first_chunk} + 1) * kChunkSize;
-    if (end <= boundary) {
-      pieces.push_back(Piece{first_chunk, first_pos, std::move(buf)});
-      continue;
+  for (auto& [start, pages] : extents_) {
+    const uint64_t end = start + pages.size();
+    // The extent's pieces, one per chunk it touches, taken from the last
+    // back (Pages::Take moves whole pages when a piece starts on a page).
+    std::vector<Piece> mine;
+    for (uint64_t piece_end = end; piece_end > start;) {
+      const uint64_t chunk_start = (piece_end - 1) / kChunkSize * kChunkSize;
+      const uint64_t piece_start = std::max(start, chunk_start);
+      mine.push_back(Piece{static_cast<uint32_t>(piece_start / kChunkSize),
+                           static_cast<uint32_t>(piece_start % kChunkSize),
+                           pages.Take(piece_start - start, piece_end - start)});
+      piece_end = piece_start;
     }
-    // The extent crosses chunk boundaries: copy out the later pieces, then
-    // let the first piece keep the extent's string, cut short, unless that
-    // would pin a much larger allocation than the piece needs.
-    const size_t first_index = pieces.size();
-    pieces.push_back(Piece{first_chunk, first_pos, {}});
-    for (uint64_t at = boundary; at < end; at += kChunkSize) {
-      pieces.push_back(Piece{static_cast<uint32_t>(at / kChunkSize), 0,
-                             buf.substr(at - start, std::min<uint64_t>(kChunkSize, end - at))});
-    }
-    const size_t first_len = boundary - start;
-    if (first_len * 2 >= buf.capacity()) {
-      buf.resize(first_len);
-      pieces[first_index].data = std::move(buf);
-    } else {
-      pieces[first_index].data = buf.substr(0, first_len);
-    }
+    std::move(mine.rbegin(), mine.rend(), std::back_inserter(pieces));
   }
   extents_.clear();
   bytes_ = 0;

@@ -19,7 +19,10 @@ namespace shoal::vfs {
 // Vfs::Impl bookkeeping
 
 Vfs::Impl::Impl(meta::Meta& meta, chunk::BlockStore& blocks, const Options& options)
-    : meta_(meta), blocks_(blocks), options_(options) {}
+    : meta_(meta),
+      blocks_(blocks),
+      options_(options),
+      pages_(std::max<uint64_t>(options.write_buffer_per_file / chunk::kPageSize, 1)) {}
 
 Vfs::Impl::~Impl() { StopBackground(); }
 
@@ -79,7 +82,7 @@ Status Vfs::Impl::TakeDir(uint64_t fh, Ino ino) {
 std::shared_ptr<InodeState> Vfs::Impl::Acquire(Ino ino) {
   std::lock_guard lock(table_mu_);
   auto& st = states_[ino];
-  if (!st) st = std::make_shared<InodeState>();
+  if (!st) st = std::make_shared<InodeState>(&pages_);
   ++st->open_handles;
   return st;
 }

@@ -113,7 +113,7 @@ Result<std::vector<uint32_t>> Vfs::Impl::CommitLocked(Ino ino, InodeState& st,
   std::vector<chunk::WriteBuffer::Piece> pieces = st.buffer.Drain();
   auto restore = [&] {
     for (const auto& p : pieces) {
-      st.buffer.Write(uint64_t{p.chunk_index} * kChunkSize + p.pos, p.data);
+      st.buffer.Write(uint64_t{p.chunk_index} * kChunkSize + p.pos, p.data.ToString());
     }
     SyncBufferEnd(st);
   };

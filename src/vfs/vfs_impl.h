@@ -71,6 +71,8 @@ struct DirHandle {
 // What this client knows about one inode it has open or holds unwritten data
 // for. Shared by every handle of the inode.
 struct InodeState {
+  explicit InodeState(chunk::PagePool* pool) : buffer(pool) {}
+
   // Held exclusively to change the buffer or to commit it; a commit keeps it
   // across the upload and the meta transaction, so that a reader (which holds
   // it shared) never misses bytes that have left the buffer but are not in
@@ -209,6 +211,9 @@ class Vfs::Impl {
   meta::Meta& meta_;
   chunk::BlockStore& blocks_;
   const Options options_;
+  // Pages of the write buffers; before states_, which it outlives. Keeps up
+  // to one file's buffer of free pages for the next writer.
+  chunk::PagePool pages_;
 
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
