@@ -26,6 +26,9 @@ Status CheckBlockSize(uint32_t block_size) {
   return OkStatus();
 }
 
+// Threads that write fetched blocks into the cache.
+constexpr int kFillThreads = 2;
+
 }  // namespace
 
 BlockStore::BlockStore(std::shared_ptr<object::ObjectStore> store, std::string volume,
@@ -44,8 +47,9 @@ BlockStore::BlockStore(std::shared_ptr<object::ObjectStore> store, std::string v
   download_pool_ = std::make_unique<TaskPool>("shoal-get", options_.download_concurrency);
   upload_pool_ = std::make_unique<TaskPool>("shoal-put", options_.upload_concurrency);
   writeback_pool_ = std::make_unique<TaskPool>("shoal-put-bg", options_.upload_concurrency);
-  fetcher_ =
-      std::make_unique<Fetcher>(*store_, cache_.get(), *download_pool_, options_.readahead_bytes);
+  fill_pool_ = std::make_unique<TaskPool>("shoal-fill", kFillThreads);
+  fetcher_ = std::make_unique<Fetcher>(*store_, cache_.get(), *download_pool_, *fill_pool_,
+                                       options_.readahead_bytes);
   uploader_ =
       std::make_unique<Uploader>(*store_, cache_.get(), *upload_pool_, *writeback_pool_, options_);
 }
@@ -58,6 +62,7 @@ BlockStore::~BlockStore() {
   writeback_pool_.reset();
   upload_pool_.reset();
   download_pool_.reset();
+  fill_pool_.reset();
 }
 
 uint32_t BlockStore::BlockCount(uint32_t size) const {

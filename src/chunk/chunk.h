@@ -217,6 +217,7 @@ class BlockStore {
   std::unique_ptr<TaskPool> download_pool_;
   std::unique_ptr<TaskPool> upload_pool_;
   std::unique_ptr<TaskPool> writeback_pool_;  // background uploads of staged blocks
+  std::unique_ptr<TaskPool> fill_pool_;       // cache writes of fetched blocks
   std::unique_ptr<Fetcher> fetcher_;
   std::unique_ptr<Uploader> uploader_;
   std::atomic<uint64_t> readahead_used_{0}, readahead_wasted_{0};

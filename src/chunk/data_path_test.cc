@@ -264,6 +264,49 @@ TEST_F(DataPathTest, CorruptCachedBlockIsFetchedAgain) {
   EXPECT_EQ(rec_->gets_of(key), 2);
 }
 
+// A memory cache whose Put waits until the test opens the gate.
+class GatedCache : public cache::MemCache {
+ public:
+  GatedCache() : cache::MemCache(64 << 20) {}
+  void Put(std::string_view key, std::string_view data) override {
+    ++puts_started;
+    opened.wait();
+    cache::MemCache::Put(key, data);
+  }
+  std::atomic<int> puts_started{0};
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
+};
+
+TEST_F(DataPathTest, ReadsDoNotWaitForTheCacheFill) {
+  auto cache = std::make_shared<GatedCache>();
+  BlockStoreOptions o;
+  o.cache = cache;
+  std::string data = Seed(35, 1);
+  std::unique_ptr<BlockStore> blocks = Make(o);
+  const std::vector<Slice> slices = {Whole(35, kBlock, 0)};
+  std::string out;
+  // The fill is stuck behind the gate, yet the read returns.
+  auto first = std::async(std::launch::async,
+                          [&] { return blocks->ReadChunk(slices, 0, kBlock, &out); });
+  if (first.wait_for(10s) != std::future_status::ready) {
+    cache->gate.set_value();
+    FAIL() << "the read waited for the cache fill";
+  }
+  ASSERT_TRUE(first.get().ok());
+  EXPECT_EQ(out, data);
+  ASSERT_TRUE(WaitUntil([&] { return cache->puts_started.load() == 1; }));
+  // Meanwhile a second read joins the landed flight: no second GET.
+  ASSERT_TRUE(blocks->ReadChunk(slices, 100, 1000, &out).ok());
+  EXPECT_EQ(out, data.substr(100, 1000));
+  EXPECT_EQ(rec_->gets(), 1);
+  cache->gate.set_value();
+  ASSERT_TRUE(WaitUntil([&] { return cache->Get(blocks->BlockKey(35, kBlock, 0)).has_value(); }));
+  ASSERT_TRUE(blocks->ReadChunk(slices, 0, kBlock, &out).ok());
+  EXPECT_EQ(out, data);
+  EXPECT_EQ(rec_->gets(), 1);
+}
+
 // ---------------------------------------------------------------------------
 // Readahead
 

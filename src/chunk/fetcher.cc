@@ -34,8 +34,12 @@ struct Fetcher::Flight {
 };
 
 Fetcher::Fetcher(object::ObjectStore& store, cache::BlockCache* cache, TaskPool& pool,
-                 uint64_t readahead_budget)
-    : store_(store), cache_(cache), pool_(pool), readahead_budget_(readahead_budget) {}
+                 TaskPool& fill_pool, uint64_t readahead_budget)
+    : store_(store),
+      cache_(cache),
+      pool_(pool),
+      fill_pool_(fill_pool),
+      readahead_budget_(readahead_budget) {}
 
 Status Fetcher::Read(const std::vector<Piece>& pieces, char* dst) {
   struct Wanted {
@@ -238,8 +242,27 @@ void Fetcher::Finish(const FlightPtr& f, Status status, std::string data) {
   if (!f->registered) return;
   // Waiters are already copying from the flight; new readers still find it
   // until the block is in the cache, so the cache write costs them nothing.
+  if (ok && QueueFill(f)) return;
   if (ok) cache_->Put(f->key, f->data);
   Unregister(f);
+}
+
+bool Fetcher::QueueFill(const FlightPtr& f) {
+  const uint64_t size = f->data.size();
+  if (pending_fill_.fetch_add(size) + size > kMaxPendingFill) {
+    pending_fill_ -= size;
+    return false;
+  }
+  auto fill = [this, f, size] {
+    cache_->Put(f->key, f->data);
+    Unregister(f);
+    pending_fill_ -= size;
+  };
+  if (!fill_pool_.Submit(fill, TaskPool::Priority::kLow)) {
+    pending_fill_ -= size;
+    return false;
+  }
+  return true;
 }
 
 Status Fetcher::Wait(const FlightPtr& f) {

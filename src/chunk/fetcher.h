@@ -29,8 +29,14 @@
 //   read fetches only the bytes asked for, through private flights that are
 //   not registered: there is nowhere to keep the rest of the block.
 //
+// Cache fills: a landed block is written to the cache by a task of the fill
+// pool, not by the thread that fetched it, which is often the reader: a
+// disk cache's file creation would otherwise sit between every cold read and
+// its reply. The flight stays registered until its fill is done.
+//
 // Bounds (memory): foreground flights hold at most the blocks of the
-// requests being served. Readahead flights are charged to a budget
+// requests being served. Blocks waiting for their cache fill are bounded by
+// kMaxPendingFill; past it the fetching thread fills the cache itself. Readahead flights are charged to a budget
 // (readahead_bytes) from creation until unregistered; a Prefetch that would
 // exceed it is skipped, never waited for.
 #pragma once
@@ -65,9 +71,13 @@ struct Piece {
 
 class Fetcher {
  public:
+  // Bytes of landed blocks that may wait for their cache fill at once.
+  static constexpr uint64_t kMaxPendingFill = 64ull << 20;
+
   // `cache` may be null: then reads go straight to the store, ranged.
+  // `fill_pool` writes landed blocks into the cache (see the design note).
   Fetcher(object::ObjectStore& store, cache::BlockCache* cache, TaskPool& pool,
-          uint64_t readahead_budget);
+          TaskPool& fill_pool, uint64_t readahead_budget);
 
   // Fills dst[p.dst, p.dst + p.len) for every piece. On failure some pieces
   // may be filled; the Status names the block that failed.
@@ -104,13 +114,18 @@ class Fetcher {
   void Run(const FlightPtr& f);
   Result<std::string> FetchFromStore(const Flight& f);
   void Finish(const FlightPtr& f, Status status, std::string data);
+  // Hands a landed flight's cache fill (then its unregistering) to the fill
+  // pool; false when over kMaxPendingFill or the pool has no thread.
+  bool QueueFill(const FlightPtr& f);
   static Status Wait(const FlightPtr& f);
   void Unregister(const FlightPtr& f);
 
   object::ObjectStore& store_;
   cache::BlockCache* const cache_;
   TaskPool& pool_;
+  TaskPool& fill_pool_;
   const uint64_t readahead_budget_;
+  std::atomic<uint64_t> pending_fill_{0};
   std::atomic<bool> stopping_{false};
 
   std::mutex mu_;
