@@ -50,6 +50,15 @@ class TaskPool;
 class ReadStream;
 struct Piece;
 
+// The smallest memory cache (BlockStoreOptions::memory_cache_bytes, with no
+// disk cache) that keeps blocks read ahead until the reader gets to them:
+// the cache ranks a block by its arrival, and until it is read the reader
+// touches up to a window of older blocks while a window of newer ones
+// arrives. Smaller, and a sequential read fetches most blocks twice.
+constexpr uint64_t MemoryCacheForReadahead(uint64_t readahead_bytes, uint32_t block_size) {
+  return 2 * readahead_bytes + 4ull * block_size;
+}
+
 struct BlockStoreOptions {
   // Where blocks are cached: normally a DiskCache (cache/disk_cache.h). When
   // null, the store makes a MemCache of memory_cache_bytes for itself, so

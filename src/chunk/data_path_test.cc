@@ -346,6 +346,56 @@ TEST_F(DataPathTest, SequentialStreamFetchesAheadAndGrowsItsWindow) {
   EXPECT_EQ(s.read_misses, 1u + s.joined);
 }
 
+// The kernel sends a sequential reader's requests in parallel, and they
+// arrive out of order: that is still one sequential stream.
+TEST_F(DataPathTest, ReadsArrivingSlightlyOutOfOrderStillCountAsSequential) {
+  constexpr uint32_t kBlocks = 32;
+  std::string data = Seed(45, kBlocks);
+  BlockStoreOptions o;
+  o.readahead_max_window = 8 * kBlock;
+  std::unique_ptr<BlockStore> blocks = Make(o);
+  const std::vector<Slice> slices = {Whole(45, kBlocks * kBlock, 0)};
+  std::unique_ptr<ReadStream> stream = blocks->OpenStream();
+  constexpr uint32_t kRead = 16 << 10;
+  constexpr uint32_t kGroup = 6;  // reads in flight at once, served last first
+  for (uint32_t group = 0; group < kBlocks * kBlock; group += kGroup * kRead) {
+    for (uint32_t i = kGroup; i-- > 0;) {
+      const uint32_t pos = group + i * kRead;
+      if (pos >= kBlocks * kBlock) continue;
+      std::string out;
+      ASSERT_TRUE(stream->Read(0, slices, pos, kRead, &out).ok());
+      ASSERT_EQ(out, data.substr(pos, kRead));
+    }
+  }
+  EXPECT_EQ(stream->window(), 8u * kBlock) << "the window grows to its maximum";
+  ASSERT_TRUE(WaitUntil([&] { return blocks->Stats().readahead_bytes_in_flight == 0; }));
+  EXPECT_EQ(rec_->gets(), static_cast<int>(kBlocks)) << "each block fetched exactly once";
+  EXPECT_EQ(blocks->Stats().readahead_wasted, 0u);
+}
+
+// Without a disk cache the read-ahead blocks wait in the memory cache; sized
+// by MemoryCacheForReadahead, none is evicted before it is read.
+TEST_F(DataPathTest, ReadaheadIntoTheMemoryCacheFetchesEachBlockOnce) {
+  constexpr uint32_t kBlocks = 64;
+  std::string data = Seed(47, kBlocks);
+  BlockStoreOptions o;
+  o.readahead_max_window = 8 * kBlock;
+  o.readahead_bytes = 8 * kBlock;
+  o.memory_cache_bytes = MemoryCacheForReadahead(o.readahead_bytes, kBlock);
+  std::unique_ptr<BlockStore> blocks = Make(o);
+  const std::vector<Slice> slices = {Whole(47, kBlocks * kBlock, 0)};
+  std::unique_ptr<ReadStream> stream = blocks->OpenStream();
+  constexpr uint32_t kRead = kBlock / 4;  // the kernel's requests are smaller than a block
+  for (uint32_t pos = 0; pos < kBlocks * kBlock; pos += kRead) {
+    std::string out;
+    ASSERT_TRUE(stream->Read(0, slices, pos, kRead, &out).ok());
+    ASSERT_EQ(out, data.substr(pos, kRead));
+    // A reader slower than the store: the window lands before it moves on.
+    ASSERT_TRUE(WaitUntil([&] { return blocks->Stats().readahead_bytes_in_flight == 0; }));
+  }
+  EXPECT_EQ(rec_->gets(), static_cast<int>(kBlocks)) << "a block was fetched twice";
+}
+
 TEST_F(DataPathTest, RandomReadsDoNotOverFetchAndShrinkTheWindow) {
   constexpr uint32_t kBlocks = 256;
   Seed(50, kBlocks);

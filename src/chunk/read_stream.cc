@@ -17,6 +17,13 @@ namespace {
 // readahead reads in parallel, and they may arrive slightly out of order.
 constexpr uint64_t kSequentialSlack = 1 << 20;
 constexpr uint64_t kSlackReads = 4;
+// Once a stream is sequential, it stays so with a wider slack: the kernel
+// keeps its whole readahead window (4 MiB and more, in 1 MiB requests) in
+// flight, and the mount's threads serve those in any order. With the narrow
+// slack a cold sequential read looked random every few blocks, and its
+// window collapsed.
+constexpr uint64_t kStreamSlack = 16 << 20;
+constexpr uint64_t kStreamSlackReads = 8;
 
 uint64_t RoundUp(uint64_t x, uint64_t unit) { return (x + unit - 1) / unit * unit; }
 
@@ -48,7 +55,8 @@ Status ReadStream::Read(uint32_t chunk_index, const std::vector<Slice>& slices, 
     const uint64_t block = blocks_.block_size_;
     const uint64_t off = uint64_t{chunk_index} * kChunkSize + pos;
     const uint64_t end = off + len;
-    const uint64_t slack = std::min(kSequentialSlack, kSlackReads * len);
+    const uint64_t slack = window_ > 0 ? std::min(kStreamSlack, kStreamSlackReads * len)
+                                       : std::min(kSequentialSlack, kSlackReads * len);
     const bool sequential =
         started_ ? off + slack + len >= next_ && off <= next_ + slack : off == 0;
     started_ = true;

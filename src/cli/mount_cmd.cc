@@ -160,7 +160,8 @@ Result<chunk::BlockStoreOptions> DataPathOptions(const MountArgs& a,
   // between the kernel's requests for its parts and holds the readahead.
   o.upload_buffer_bytes = std::clamp<uint64_t>(buffer / 4, 4ull << 20, 32ull << 20);
   o.readahead_bytes = std::max<uint64_t>(o.readahead_max_window, 8ull << 20);
-  o.memory_cache_bytes = std::max<uint64_t>(o.readahead_bytes + (8ull << 20), 16ull << 20);
+  o.memory_cache_bytes = std::max<uint64_t>(
+      chunk::MemoryCacheForReadahead(o.readahead_bytes, config.block_size), 16ull << 20);
   if (cache_size > 0) {
     cache::DiskCacheOptions c;
     c.dirs = a.cache_dirs.empty() ? std::vector<std::string>{DefaultCacheDir()} : a.cache_dirs;
