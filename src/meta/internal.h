@@ -132,6 +132,9 @@ Result<bool> HasHolders(kv::Txn& txn, Meta::Impl& impl, Ino ino);
 // Drops `session`'s hold on `ino` and frees the inode if it has no link and
 // no other holder left. Nothing to do when the hold is already gone.
 Status ReleaseHolder(kv::Engine& engine, Meta::Impl& impl, Ino ino, uint64_t session);
+// The same for several inodes, in one transaction.
+Status ReleaseHolders(kv::Engine& engine, Meta::Impl& impl, const std::vector<Ino>& inos,
+                      uint64_t session);
 
 // Creates a regular file that counts as opened by this session (the caller
 // counts the open).

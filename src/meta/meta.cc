@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -590,27 +591,38 @@ Result<bool> HasHolders(kv::Txn& txn, Meta::Impl& impl, Ino ino) {
   return found;
 }
 
-Status ReleaseHolder(kv::Engine& engine, Meta::Impl& impl, Ino ino, uint64_t session) {
+Status ReleaseHolders(kv::Engine& engine, Meta::Impl& impl, const std::vector<Ino>& inos,
+                      uint64_t session) {
+  if (inos.empty()) return OkStatus();
   return Update(engine, impl, [&](kv::Txn& txn, AttrCache& attrs, Delta& delta) -> Status {
-    ASSIGN_OR_RETURN(auto mine, txn.Get(codec::HolderKey(ino, session)));
-    if (!mine) return OkStatus();
-    txn.Delete(codec::HolderKey(ino, session));
-    ASSIGN_OR_RETURN(bool others, HasHolders(txn, impl, ino));
-    if (impl.shared) {
-      // Written either way, so that two last closes conflict instead of each
-      // seeing the other's key and neither freeing the inode.
-      if (others) {
-        txn.Put(codec::HolderKey(ino, kHolderGuard), "");
-      } else {
-        txn.Delete(codec::HolderKey(ino, kHolderGuard));
+    for (Ino ino : inos) {
+      ASSIGN_OR_RETURN(auto mine, txn.Get(codec::HolderKey(ino, session)));
+      if (!mine) continue;
+      txn.Delete(codec::HolderKey(ino, session));
+      ASSIGN_OR_RETURN(bool others, HasHolders(txn, impl, ino));
+      if (impl.shared) {
+        // Written either way, so that two last closes conflict instead of
+        // each seeing the other's key and neither freeing the inode.
+        if (others) {
+          txn.Put(codec::HolderKey(ino, kHolderGuard), "");
+        } else {
+          txn.Delete(codec::HolderKey(ino, kHolderGuard));
+        }
       }
+      if (others) continue;
+      auto a = attrs.Get(ino);
+      if (!a) {
+        if (a.error().code() == Code::kNotFound) continue;
+        return a.error();
+      }
+      if ((*a)->nlink == 0) RETURN_IF_ERROR(FreeInode(txn, attrs, ino, &delta));
     }
-    if (others) return OkStatus();
-    auto a = attrs.Get(ino);
-    if (!a) return a.error().code() == Code::kNotFound ? OkStatus() : a.error();
-    if ((*a)->nlink == 0) return FreeInode(txn, attrs, ino, &delta);
     return OkStatus();
   });
+}
+
+Status ReleaseHolder(kv::Engine& engine, Meta::Impl& impl, Ino ino, uint64_t session) {
+  return ReleaseHolders(engine, impl, {ino}, session);
 }
 
 namespace {
@@ -687,21 +699,33 @@ Result<Entry> Meta::Create(const Context& ctx, Ino parent, std::string_view name
   return e;
 }
 
-Status Meta::Close(Ino ino) {
-  std::lock_guard stripe(impl_->OpenStripe(ino));
+Status Meta::Close(Ino ino) { return CloseMany({ino}); }
+
+Status Meta::CloseMany(const std::vector<Ino>& inos) {
+  // The stripes of every inode, taken in order (no two closers deadlock).
+  std::vector<size_t> stripes;
+  for (Ino ino : inos) stripes.push_back(ino % Impl::kOpenStripes);
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> held_stripes;
+  for (size_t i : stripes) held_stripes.emplace_back(impl_->open_stripes[i]);
+
+  std::vector<Ino> release;
   uint64_t session;
   {
     std::lock_guard lock(impl_->mu);
-    auto it = impl_->open_counts.find(ino);
-    if (it == impl_->open_counts.end()) return OkStatus();
-    if (--it->second > 0) return OkStatus();
-    impl_->open_counts.erase(it);
-    // On an exclusive engine most files were not unlinked while open:
-    // closing them stores nothing.
-    if (impl_->held.erase(ino) == 0) return OkStatus();
     session = impl_->session;
+    for (Ino ino : inos) {
+      auto it = impl_->open_counts.find(ino);
+      if (it == impl_->open_counts.end()) continue;
+      if (--it->second > 0) continue;
+      impl_->open_counts.erase(it);
+      // On an exclusive engine most files were not unlinked while open:
+      // closing them stores nothing.
+      if (impl_->held.erase(ino) > 0) release.push_back(ino);
+    }
   }
-  return ReleaseHolder(*engine_, *impl_, ino, session);
+  return ReleaseHolders(*engine_, *impl_, release, session);
 }
 
 }  // namespace shoal::meta

@@ -249,6 +249,9 @@ class Meta {
   // Drops one open; frees the inode if it was unlinked and this was the last
   // open by any client.
   Status Close(Ino ino);
+  // Close of each of `inos` (one entry per open dropped; repeats allowed),
+  // with all the stores it needs in one transaction.
+  Status CloseMany(const std::vector<Ino>& inos);
 
   // --- data ---
   Result<std::vector<Slice>> ReadChunk(Ino ino, uint32_t chunk_index);

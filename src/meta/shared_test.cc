@@ -162,6 +162,29 @@ TYPED_TEST(SharedMetaTest, TheLastOfSeveralHoldersFreesTheFile) {
   EXPECT_EQ(this->HolderKeys(), 0u);
 }
 
+TYPED_TEST(SharedMetaTest, CloseManyReleasesEachFileAsSeparateClosesWould) {
+  Entry gone1 = this->MustMknod(*this->a_, "gone1");
+  Entry gone2 = this->MustMknod(*this->a_, "gone2");
+  Entry kept = this->MustMknod(*this->a_, "kept");
+  Entry twice = this->MustMknod(*this->a_, "twice");
+  for (Ino ino : {gone1.ino, gone2.ino, kept.ino, twice.ino}) {
+    ASSERT_TRUE(this->b_->Open(this->root_, ino, O_RDONLY).has_value());
+  }
+  ASSERT_TRUE(this->b_->Open(this->root_, twice.ino, O_RDONLY).has_value());
+  for (const char* name : {"gone1", "gone2", "twice"}) {
+    ASSERT_TRUE(this->a_->Unlink(this->root_, kRootIno, name).ok());
+  }
+  // One open of `twice` is dropped here, the other below.
+  ASSERT_TRUE(this->b_->CloseMany({gone1.ino, kept.ino, gone2.ino, twice.ino}).ok());
+  EXPECT_FALSE(this->Exists(gone1.ino));
+  EXPECT_FALSE(this->Exists(gone2.ino));
+  EXPECT_TRUE(this->Exists(kept.ino)) << "a closed file that still has its name stays";
+  EXPECT_TRUE(this->Exists(twice.ino)) << "one descriptor of it is still open";
+  ASSERT_TRUE(this->b_->CloseMany({twice.ino}).ok());
+  EXPECT_FALSE(this->Exists(twice.ino));
+  EXPECT_EQ(this->HolderKeys(), 0u);
+}
+
 TYPED_TEST(SharedMetaTest, ACreatedFileIsHeldByItsCreator) {
   auto f = this->a_->Create(this->root_, kRootIno, "f", 0644);
   ASSERT_TRUE(f.has_value()) << f.error().ToString();

@@ -264,12 +264,22 @@ void Vfs::Impl::BackgroundLoop() {
   };
   Clock::time_point next_gc = Clock::now() + period(options_.gc_interval_sec);
   Clock::time_point next_beat = Clock::now() + period(options_.heartbeat_sec);
+  Clock::time_point closes_due = Clock::time_point::max();
   std::unique_lock lock(bg_mu_);
   while (!bg_stop_) {
-    bg_cv_.wait_until(lock, std::min(next_gc, next_beat), [this] { return bg_stop_; });
+    bg_cv_.wait_until(lock, std::min({next_gc, next_beat, closes_due}),
+                      [this] { return bg_stop_ || closes_queued_; });
     if (bg_stop_) break;
+    if (closes_queued_) {
+      closes_queued_ = false;
+      closes_due = std::min(closes_due, Clock::now() + kCloseDelay);
+    }
     lock.unlock();
     Clock::time_point now = Clock::now();
+    if (now >= closes_due) {
+      closes_due = Clock::time_point::max();
+      FlushCloses();
+    }
     if (now >= next_gc) {
       RetryOrphans();
       Result<size_t> done = CollectGarbage();
@@ -293,6 +303,41 @@ void Vfs::Impl::BackgroundLoop() {
       next_beat = Clock::now() + period(options_.heartbeat_sec);
     }
     lock.lock();
+  }
+}
+
+Status Vfs::Impl::CloseInMeta(Ino ino) {
+  // Without the background loop nothing would store a batch.
+  if (!meta_.shared() || !options_.background) return meta_.Close(ino);
+  size_t pending;
+  {
+    std::lock_guard lock(closes_mu_);
+    pending_closes_.push_back(ino);
+    pending = pending_closes_.size();
+  }
+  if (pending >= kMaxPendingCloses) {
+    FlushCloses();
+  } else if (pending == 1) {
+    {
+      std::lock_guard lock(bg_mu_);
+      closes_queued_ = true;
+    }
+    bg_cv_.notify_all();
+  }
+  return OkStatus();
+}
+
+void Vfs::Impl::FlushCloses() {
+  std::vector<Ino> closes;
+  {
+    std::lock_guard lock(closes_mu_);
+    closes.swap(pending_closes_);
+  }
+  if (closes.empty()) return;
+  Status s = meta_.CloseMany(closes);
+  if (!s.ok()) {
+    // Their open-file records stay until this session ends or expires.
+    spdlog::warn("vfs: recording the close of {} file(s): {}", closes.size(), s.ToString());
   }
 }
 
@@ -362,6 +407,7 @@ Status Vfs::Shutdown() {
         "uploading staged blocks at shutdown (they stay staged for the "
         "next mount)");
   }
+  impl_->FlushCloses();
   Status s = meta_->EndSession();
   if (first.ok() && !s.ok()) first = s.Annotate("ending the session");
   impl_->shut_down_ = true;

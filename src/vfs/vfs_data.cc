@@ -482,7 +482,7 @@ Status Vfs::Release(Ino ino, uint64_t fh) {
       if (result.ok()) result = s;
     }
   }
-  Status closed = meta_->Close(ino);
+  Status closed = impl_->CloseInMeta(ino);
   if (result.ok()) result = closed;
   return result;
 }

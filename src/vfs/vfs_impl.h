@@ -36,6 +36,11 @@ namespace shoal::vfs {
 // most 2^32 chunks (2^58 bytes).
 constexpr uint64_t kMaxFileSize = kChunkSize << 32;
 
+// On a shared engine a file's last close here is stored with others in one
+// transaction, at most this long after it (or at once when this many wait).
+constexpr std::chrono::milliseconds kCloseDelay{100};
+constexpr size_t kMaxPendingCloses = 256;
+
 // Freed slices handled per PendingSliceDeletes call.
 constexpr size_t kGcBatch = 1000;
 
@@ -191,6 +196,13 @@ class Vfs::Impl {
   // Commits the buffers of orphans; drops those whose inode is gone.
   void RetryOrphans();
 
+  // --- closes ---
+  // Counts a close of ino in meta: batched on a shared engine when the
+  // background loop runs (see kCloseDelay), else at once.
+  Status CloseInMeta(Ino ino);
+  // Stores the batched closes now.
+  void FlushCloses();
+
   // --- locks ---
   void NotePosixOwner(Ino ino, uint64_t fh, uint64_t owner);
   std::set<uint64_t> TakeHandleOwners(uint64_t fh);
@@ -245,7 +257,10 @@ class Vfs::Impl {
   std::atomic<bool> stopping_{false};
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
-  bool bg_stop_ = false;  // guarded by bg_mu_
+  bool bg_stop_ = false;        // guarded by bg_mu_
+  bool closes_queued_ = false;  // guarded by bg_mu_: a first close waits in pending_closes_
+  std::mutex closes_mu_;
+  std::vector<Ino> pending_closes_;  // guarded by closes_mu_
   std::thread bg_;
 };
 

@@ -951,5 +951,42 @@ TEST_F(VfsTest, BackgroundThreadCollectsGarbage) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
 }
 
+// On a shared engine (mem is one) with the background loop running, last
+// closes are stored in batches shortly after: a file reopened before the
+// batch is stored reads its data, and files unlinked after their close are
+// freed once the batch lands.
+TEST_F(VfsTest, BatchedClosesStillFreeUnlinkedFiles) {
+  ASSERT_OK(vfs_->Shutdown());
+  Options o = TestOptions();
+  o.background = true;
+  o.gc_interval_sec = 0.01;
+  Mount(o);
+  std::vector<Ino> inos;
+  for (int i = 0; i < 5; ++i) {
+    auto [ino, fh] = NewFile("b" + std::to_string(i));
+    WriteAt(ino, fh, 0, "data" + std::to_string(i));
+    ASSERT_OK(vfs_->Release(ino, fh));
+    inos.push_back(ino);
+  }
+  // Reopened at once, before the batch of closes is stored.
+  ASSERT_OK_AND_ASSIGN(OpenResult r, vfs_->Open(root_, inos[0], O_RDONLY));
+  EXPECT_EQ(ReadAt(inos[0], r.fh, 0, 100), "data0");
+  for (int i = 0; i < 5; ++i) ASSERT_OK(vfs_->Unlink(root_, kRootIno, "b" + std::to_string(i)));
+  auto gone = [&](Ino ino) { return CodeOf(vfs_->meta().GetAttr(ino)) == Code::kNotFound; };
+  for (int i = 1; i < 5; ++i) {
+    for (int t = 0; t < 1000 && !gone(inos[i]); ++t) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(gone(inos[i])) << "file " << i << " was not freed after its batched close";
+  }
+  EXPECT_FALSE(gone(inos[0])) << "the reopened file must stay while it is open";
+  EXPECT_EQ(ReadAt(inos[0], r.fh, 0, 100), "data0");
+  ASSERT_OK(vfs_->Release(inos[0], r.fh));
+  for (int t = 0; t < 1000 && !gone(inos[0]); ++t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(gone(inos[0]));
+}
+
 }  // namespace
 }  // namespace shoal::vfs
