@@ -47,8 +47,9 @@ BlockStore::BlockStore(std::shared_ptr<object::ObjectStore> store, std::string v
   download_pool_ = std::make_unique<TaskPool>("shoal-get", options_.download_concurrency);
   upload_pool_ = std::make_unique<TaskPool>("shoal-put", options_.upload_concurrency);
   writeback_pool_ = std::make_unique<TaskPool>("shoal-put-bg", options_.upload_concurrency);
-  fill_pool_ = std::make_unique<TaskPool>("shoal-fill", kFillThreads);
-  fetcher_ = std::make_unique<Fetcher>(*store_, cache_.get(), *download_pool_, *fill_pool_,
+  // Only a cache of the caller's (on disk) is filled in the background.
+  if (options_.cache != nullptr) fill_pool_ = std::make_unique<TaskPool>("shoal-fill", kFillThreads);
+  fetcher_ = std::make_unique<Fetcher>(*store_, cache_.get(), *download_pool_, fill_pool_.get(),
                                        options_.readahead_bytes);
   uploader_ =
       std::make_unique<Uploader>(*store_, cache_.get(), *upload_pool_, *writeback_pool_, options_);

@@ -34,7 +34,7 @@ struct Fetcher::Flight {
 };
 
 Fetcher::Fetcher(object::ObjectStore& store, cache::BlockCache* cache, TaskPool& pool,
-                 TaskPool& fill_pool, uint64_t readahead_budget)
+                 TaskPool* fill_pool, uint64_t readahead_budget)
     : store_(store),
       cache_(cache),
       pool_(pool),
@@ -248,6 +248,7 @@ void Fetcher::Finish(const FlightPtr& f, Status status, std::string data) {
 }
 
 bool Fetcher::QueueFill(const FlightPtr& f) {
+  if (fill_pool_ == nullptr) return false;
   const uint64_t size = f->data.size();
   if (pending_fill_.fetch_add(size) + size > kMaxPendingFill) {
     pending_fill_ -= size;
@@ -258,7 +259,7 @@ bool Fetcher::QueueFill(const FlightPtr& f) {
     Unregister(f);
     pending_fill_ -= size;
   };
-  if (!fill_pool_.Submit(fill, TaskPool::Priority::kLow)) {
+  if (!fill_pool_->Submit(fill, TaskPool::Priority::kLow)) {
     pending_fill_ -= size;
     return false;
   }

@@ -29,10 +29,11 @@
 //   read fetches only the bytes asked for, through private flights that are
 //   not registered: there is nowhere to keep the rest of the block.
 //
-// Cache fills: a landed block is written to the cache by a task of the fill
-// pool, not by the thread that fetched it, which is often the reader: a
+// Cache fills: a landed block is written to a disk cache by a task of the
+// fill pool, not by the thread that fetched it, which is often the reader: a
 // disk cache's file creation would otherwise sit between every cold read and
-// its reply. The flight stays registered until its fill is done.
+// its reply. The flight stays registered until its fill is done. A memory
+// cache is filled at once (a copy costs less than the hand-off).
 //
 // Bounds (memory): foreground flights hold at most the blocks of the
 // requests being served. Blocks waiting for their cache fill are bounded by
@@ -75,9 +76,11 @@ class Fetcher {
   static constexpr uint64_t kMaxPendingFill = 64ull << 20;
 
   // `cache` may be null: then reads go straight to the store, ranged.
-  // `fill_pool` writes landed blocks into the cache (see the design note).
+  // `fill_pool` writes landed blocks into the cache (see the design note);
+  // null: the fetching thread does (a memory cache, where a hand-off costs
+  // more than the copy).
   Fetcher(object::ObjectStore& store, cache::BlockCache* cache, TaskPool& pool,
-          TaskPool& fill_pool, uint64_t readahead_budget);
+          TaskPool* fill_pool, uint64_t readahead_budget);
 
   // Fills dst[p.dst, p.dst + p.len) for every piece. On failure some pieces
   // may be filled; the Status names the block that failed.
@@ -123,7 +126,7 @@ class Fetcher {
   object::ObjectStore& store_;
   cache::BlockCache* const cache_;
   TaskPool& pool_;
-  TaskPool& fill_pool_;
+  TaskPool* const fill_pool_;
   const uint64_t readahead_budget_;
   std::atomic<uint64_t> pending_fill_{0};
   std::atomic<bool> stopping_{false};

@@ -333,11 +333,14 @@ void Vfs::Impl::FlushCloses() {
     std::lock_guard lock(closes_mu_);
     closes.swap(pending_closes_);
   }
-  if (closes.empty()) return;
-  Status s = meta_.CloseMany(closes);
-  if (!s.ok()) {
-    // Their open-file records stay until this session ends or expires.
-    spdlog::warn("vfs: recording the close of {} file(s): {}", closes.size(), s.ToString());
+  for (size_t i = 0; i < closes.size(); i += kCloseBatch) {
+    std::vector<Ino> batch(closes.begin() + i,
+                           closes.begin() + std::min(closes.size(), i + kCloseBatch));
+    Status s = meta_.CloseMany(batch);
+    if (!s.ok()) {
+      // Their open-file records stay until this session ends or expires.
+      spdlog::warn("vfs: recording the close of {} file(s): {}", batch.size(), s.ToString());
+    }
   }
 }
 

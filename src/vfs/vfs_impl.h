@@ -40,6 +40,10 @@ constexpr uint64_t kMaxFileSize = kChunkSize << 32;
 // transaction, at most this long after it (or at once when this many wait).
 constexpr std::chrono::milliseconds kCloseDelay{100};
 constexpr size_t kMaxPendingCloses = 256;
+// Closes per transaction: a transaction reads (and on Redis watches) a few
+// keys per file, and a large watch set costs the server more than the
+// round trips it saves.
+constexpr size_t kCloseBatch = 32;
 
 // Freed slices handled per PendingSliceDeletes call.
 constexpr size_t kGcBatch = 1000;
