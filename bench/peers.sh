@@ -10,7 +10,7 @@
 #   sudo BIG=64M SMALL_COUNT=200 STAT_COUNT=2000 RSS_SIZE=256M REPEAT=1 bench/peers.sh
 #
 # Settings (environment):
-#   TARGETS      comma list (default all): raw, passthrough, shoal-file,
+#   TARGETS      comma list (default all): raw, passthrough, passthrough-cached, shoal-file,
 #                shoal-s3, shoal-s3-cache, s3fs, rclone, and SHOAL_VARIANTS' names
 #   REPEAT       runs of each measurement; the report gives medians (3)
 #   BIG          big file size (1G); SMALL_COUNT (2000), SMALL_SIZE (4K)
@@ -84,7 +84,7 @@ OBJBENCH=${OBJBENCH:-1}
 INSTALL=${INSTALL:-1}
 STORE_STALL=${STORE_STALL:-120}  # give up waiting for the store after this long without progress
 shoal_variants_init
-DEFAULT_TARGETS="raw,passthrough,shoal-file,shoal-s3,shoal-s3-cache,s3fs,rclone"
+DEFAULT_TARGETS="raw,passthrough,passthrough-cached,shoal-file,shoal-s3,shoal-s3-cache,s3fs,rclone"
 for v in "${!SHOAL_STORE[@]}"; do
   [[ ",$DEFAULT_TARGETS," == *",$v,"* ]] || DEFAULT_TARGETS+=",$v"
 done
@@ -101,7 +101,7 @@ RSS_BYTES=$(parse_size "$RSS_SIZE") || die "RSS_SIZE '$RSS_SIZE' is not a size (
 IFS=',' read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do
   case "$t" in
-    raw | passthrough | s3fs | rclone) ;;
+    raw | passthrough | passthrough-cached | s3fs | rclone) ;;
     shoal-*) [[ -n "${SHOAL_STORE[$t]:-}" ]] || die "unknown shoal target '$t' (see SHOAL_VARIANTS)" ;;
     *) die "unknown target '$t': choose from $DEFAULT_TARGETS" ;;
   esac
@@ -241,8 +241,8 @@ skip() {
 for t in "${TARGET_LIST[@]}"; do
   case "$t" in
     raw) RUN_TARGETS+=("$t") ;;
-    passthrough)
-      if why=$(build_passthrough); then
+    passthrough | passthrough-cached)
+      if [[ -n "$PT_BIN" ]] || why=$(build_passthrough); then
         PT_BIN=$WORKDIR/passthrough-build/passthrough_ll
         RUN_TARGETS+=("$t")
       else
@@ -387,21 +387,47 @@ rss_stop() {
   RSS_MAX=$(awk '{ printf "%.1f\n", $1 / 1024 }' "$1")
 }
 
+# server_ticks: CPU time (clock ticks) used so far by the processes of
+# s3rver's process group; empty without s3rver.
+server_ticks() {
+  [[ -n "$S3RVER_PGID" ]] || return 0
+  local pid total=0 t
+  for pid in $(pgrep -g "$S3RVER_PGID" 2>/dev/null); do
+    t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || continue
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+# record_server TARGET METRIC TICKS0 SECONDS: for targets that use s3rver,
+# records the share of one core that s3rver used since TICKS0, over SECONDS:
+# near 100 the single-threaded server is what bounds the workload.
+record_server() {
+  [[ -n "$T_BUCKET" && -n "$3" ]] || return 0
+  local now
+  now=$(server_ticks)
+  record "$1" "$2" "% of a core" "$(awk -v a="$3" -v b="$now" -v s="$4" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.0f", (s > 0) ? (b - a) / hz / s * 100 : 0 }')"
+}
+
 phase_big() {
-  local r f secs wait_s store_s base
+  local r f secs wait_s store_s base ticks
   mkdir -p "$T_MNT/big"
   for ((r = 1; r <= REPEAT; r++)); do
     f=$T_MNT/big/r$r
     base=$(store_base big/)
+    ticks=$(server_ticks)
     secs=$(wl big-write "$f" "$BIG_BYTES")
     wait_s=$(wait_store big/ $((base + BIG_BYTES)))
     store_s=$(add "$secs" "$wait_s")
+    record_server "$T_NAME" big_write_store_srv "$ticks" "$store_s"
     record "$T_NAME" big_write MiB/s "$(rate $((BIG_BYTES / MIB)) "$secs")"
     record "$T_NAME" big_write_store MiB/s "$(rate $((BIG_BYTES / MIB)) "$store_s")"
     log "$T_NAME: big write $(human_size "$BIG_BYTES") [$r/$REPEAT] ... $secs s \
 ($(rate $((BIG_BYTES / MIB)) "$secs") MiB/s); in the store after $store_s s"
     target_cold
+    ticks=$(server_ticks)
     secs=$(wl big-read "$f" "$BIG_BYTES")
+    record_server "$T_NAME" big_read_cold_srv "$ticks" "$secs"
     record "$T_NAME" big_read_cold MiB/s "$(rate $((BIG_BYTES / MIB)) "$secs")"
     log "$T_NAME: big read cold [$r/$REPEAT] ... $secs s ($(rate $((BIG_BYTES / MIB)) "$secs") MiB/s)"
     secs=$(wl big-read "$f" "$BIG_BYTES")
@@ -411,20 +437,24 @@ phase_big() {
 }
 
 phase_small() {
-  local r d secs wait_s store_s base
+  local r d secs wait_s store_s base ticks
   for ((r = 1; r <= REPEAT; r++)); do
     d=$T_MNT/small-r$r
     mkdir -p "$d"
     base=$(store_base "small-r$r/")
+    ticks=$(server_ticks)
     secs=$(wl small-write "$d" "$SMALL_COUNT" "$SMALL_BYTES")
     wait_s=$(wait_store "small-r$r/" $((base + SMALL_COUNT * SMALL_BYTES)))
     store_s=$(add "$secs" "$wait_s")
+    record_server "$T_NAME" small_write_store_srv "$ticks" "$store_s"
     record "$T_NAME" small_write files/s "$(rate "$SMALL_COUNT" "$secs")"
     record "$T_NAME" small_write_store files/s "$(rate "$SMALL_COUNT" "$store_s")"
     log "$T_NAME: small write $SMALL_COUNT files [$r/$REPEAT] ... $secs s \
 ($(rate "$SMALL_COUNT" "$secs") files/s); in the store after $store_s s"
     target_cold
+    ticks=$(server_ticks)
     secs=$(wl small-read "$d" "$SMALL_COUNT" "$SMALL_BYTES")
+    record_server "$T_NAME" small_read_cold_srv "$ticks" "$secs"
     record "$T_NAME" small_read_cold files/s "$(rate "$SMALL_COUNT" "$secs")"
     log "$T_NAME: small read cold [$r/$REPEAT] ... $secs s ($(rate "$SMALL_COUNT" "$secs") files/s)"
     secs=$(wl small-read "$d" "$SMALL_COUNT" "$SMALL_BYTES")

@@ -86,6 +86,10 @@ my @metrics = (
   ['stat_create',       "create " . ($meta{stat_count} // '?') . " empty files (" . ($meta{stat_workers} // '?') . " processes; set-up)"],
   ['stat_cold',         "stat pass (readdir + lstat each), cold"],
   ['stat_warm',         "stat pass, warm"],
+  ['big_write_store_srv',   "s3rver CPU during the big write, until in the store"],
+  ['big_read_cold_srv',     "s3rver CPU during the cold big read"],
+  ['small_write_store_srv', "s3rver CPU during the small-file write, until in the store"],
+  ['small_read_cold_srv',   "s3rver CPU during the cold small-file read"],
   ['rss_write_max',     "max RSS of the mount, writing " . ($meta{rss_human} // '?')],
   ['rss_read_max',      "max RSS of the mount, reading it back"],
   ['rss_write',         "(" . ($meta{rss_human} // '?') . " write, until in the store)"],
@@ -112,6 +116,7 @@ sub ratio {
   };
 }
 ratio('big read, warm (cached) vs FUSE passthrough', $_, 'big_read_warm', 'passthrough', 'big_read_warm', 'higher') for @shoal;
+ratio('big read, warm (cached) vs FUSE passthrough -o cache=always', $_, 'big_read_warm', 'passthrough-cached', 'big_read_warm', 'higher') for @shoal;
 ratio('big write vs FUSE passthrough', $_, 'big_write', 'passthrough', 'big_write', 'higher') for grep { $_ eq 'shoal-file' } @shoal;
 ratio('big read, cold from S3 vs s3rver 8-parallel GET (objbench, 4 MiB)', $_, 'big_read_cold', 's3rver', 'objbench_get_large', 'higher') for @s3shoal;
 ratio('big read, cold vs rclone', $_, 'big_read_cold', 'rclone', 'big_read_cold', 'higher') for @s3shoal;

@@ -31,6 +31,7 @@ T_NAME=""
 T_DIR=""
 T_MNT=""
 T_KIND=""    # raw, passthrough, shoal, s3fs, rclone
+T_PT_ARGS="" # passthrough_ll options of the passthrough kinds
 T_BUCKET=""  # s3 targets
 T_PID=""     # the mount's process
 T_CACHE=""   # a local cache directory that "cold" empties
@@ -69,7 +70,8 @@ target_select() {
   T_CACHE=""
   case "$1" in
     raw) T_KIND=raw; T_MNT=$T_DIR/dir ;;
-    passthrough) T_KIND=passthrough ;;
+    passthrough) T_KIND=passthrough; T_PT_ARGS="" ;;
+    passthrough-cached) T_KIND=passthrough; T_PT_ARGS="-o cache=always" ;;
     s3fs) T_KIND=s3fs; T_BUCKET=s3fs ;;
     rclone) T_KIND=rclone; T_BUCKET=rclone; T_CACHE=$T_DIR/vfs-cache ;;
     shoal-*)
@@ -109,6 +111,11 @@ target_describe() {
       ;;
     passthrough)
       echo "setup: libfuse's passthrough_ll example (-o source=DIR, default options: cache=normal, 1 s timeouts) over a directory on the same disk$(extra_args "${PASSTHROUGH_ARGS:-}")"
+      echo "cold: unmount, drop the kernel caches, mount again"
+      echo "in store: at close, as for the raw disk"
+      ;;
+    passthrough-cached)
+      echo "setup: the same passthrough_ll with -o cache=always (the kernel keeps file pages across opens, and names and attributes for a day): the FUSE ceiling for cached reads$(extra_args "${PASSTHROUGH_ARGS:-}")"
       echo "cold: unmount, drop the kernel caches, mount again"
       echo "in store: at close, as for the raw disk"
       ;;
@@ -154,7 +161,7 @@ target_mount() {
     raw) return 0 ;;
     passthrough)
       # shellcheck disable=SC2086  # extra options split on blanks
-      "$PT_BIN" -f -o "source=$T_DIR/src" ${PASSTHROUGH_ARGS:-} "$T_MNT" \
+      "$PT_BIN" -f -o "source=$T_DIR/src" $T_PT_ARGS ${PASSTHROUGH_ARGS:-} "$T_MNT" \
         >>"$T_DIR/mount.log" 2>&1 &
       ;;
     shoal)
