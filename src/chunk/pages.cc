@@ -85,6 +85,18 @@ void Pages::Append(std::string_view data) {
   }
 }
 
+void Pages::AppendRange(const Pages& from, uint64_t off, uint64_t len) {
+  assert(off + len <= from.size_);
+  while (len > 0) {
+    const std::string& page = from.pages_[off / from.page_size_];
+    const uint64_t in_page = off % from.page_size_;
+    const uint64_t n = std::min<uint64_t>(from.page_size_ - in_page, len);
+    Append(std::string_view(page).substr(in_page, n));
+    off += n;
+    len -= n;
+  }
+}
+
 void Pages::Overwrite(uint64_t off, std::string_view data) {
   assert(off + data.size() <= size_);
   while (!data.empty()) {
@@ -137,8 +149,7 @@ Pages Pages::Take(uint64_t from, uint64_t to) {
   Pages out(pool_);
   if (from == to) return out;
   if (from % page_size_ != 0) {
-    std::string scratch;
-    out.Append(View(from, to - from, &scratch));
+    out.AppendRange(*this, from, to - from);
     return out;
   }
   const size_t first = from / page_size_;

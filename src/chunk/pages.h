@@ -78,6 +78,8 @@ class Pages {
   bool empty() const { return size_ == 0; }
 
   void Append(std::string_view data);
+  // Appends bytes [off, off + len) of `from` (another Pages), page by page.
+  void AppendRange(const Pages& from, uint64_t off, uint64_t len);
   // Replaces bytes [off, off + data.size()), which must all exist.
   void Overwrite(uint64_t off, std::string_view data);
   // Copies bytes [off, off + len), which must all exist, to dst.

@@ -52,8 +52,7 @@ void WriteBuffer::Write(uint64_t off, std::string_view data) {
     const uint64_t last_end = last->first + last->second.size();
     if (last_end > start + pages.size()) {
       const uint64_t from = start + pages.size() - last->first;
-      std::string scratch;
-      pages.Append(last->second.View(from, last->second.size() - from, &scratch));
+      pages.AppendRange(last->second, from, last->second.size() - from);
     }
   }
   bytes_ += pages.size();
@@ -82,8 +81,7 @@ void WriteBuffer::Cut(uint64_t lo, uint64_t hi) {
     if (e > hi) {
       // Keep the tail [hi, e) as its own extent; the loop ends on it.
       Pages tail(pool_);
-      std::string scratch;
-      tail.Append(it->second.View(hi - s, e - hi, &scratch));
+      tail.AppendRange(it->second, hi - s, e - hi);
       extents_.emplace_hint(std::next(it), hi, std::move(tail));
     }
     if (s < lo) {
