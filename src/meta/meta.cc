@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <random>
 
 #include "meta/internal.h"
@@ -350,46 +351,49 @@ Status AddPendingUsage(kv::Engine& engine, Meta::Impl& impl) {
   return OkStatus();
 }
 
-// Frees the inodes that a session kept alive for its open handles, drops its
-// locks, and removes its record.
-Status RemoveSession(kv::Engine& engine, Meta::Impl& impl, uint64_t session) {
-  // The holder keys are ordered by inode: finding one session's means
-  // reading them all, which only session ends and clean-ups do.
-  std::vector<Ino> held;
+// Frees the inodes that the sessions kept alive for their open handles, drops
+// their locks, and removes their records: one scan of the open-file records
+// and one of the lock records, however many sessions go.
+Status RemoveSessions(kv::Engine& engine, Meta::Impl& impl, const std::vector<uint64_t>& sessions) {
+  if (sessions.empty()) return OkStatus();
+  auto gone = [&](uint64_t session) {
+    return std::find(sessions.begin(), sessions.end(), session) != sessions.end();
+  };
+  // The holder keys are ordered by inode: finding a session's means reading
+  // them all, which only session ends and clean-ups do.
+  std::map<uint64_t, std::vector<Ino>> held;
   RETURN_IF_ERROR(engine.View([&](kv::Txn& txn) -> Status {
     held.clear();
     std::string prefix = codec::HolderPrefix();
     return txn.Scan(prefix, kv::PrefixEnd(prefix), 0, true,
                     [&](std::string_view k, std::string_view) {
                       auto h = codec::DecodeHolderKey(k);
-                      if (h && h->second == session) held.push_back(h->first);
+                      if (h && gone(h->second)) held[h->second].push_back(h->first);
                       return true;
                     });
   }));
-  for (Ino ino : held) RETURN_IF_ERROR(ReleaseHolder(engine, impl, ino, session));
-  // Locks: rewrite every lock record without this session's entries.
-  RETURN_IF_ERROR(engine.Txn([&](kv::Txn& txn) -> Status {
+  for (const auto& [session, inos] : held) {
+    for (Ino ino : inos) RETURN_IF_ERROR(ReleaseHolder(engine, impl, ino, session));
+  }
+  // Locks: rewrite the lock records that hold entries of these sessions.
+  return engine.Txn([&](kv::Txn& txn) -> Status {
     std::vector<std::pair<std::string, std::string>> rewrites;
     Status bad;
-    auto scan = [&](const std::string& prefix, bool flock) {
+    auto scan = [&](const std::string& prefix, auto decode, auto encode) {
       return txn.Scan(prefix, kv::PrefixEnd(prefix), 0, false,
                       [&](std::string_view k, std::string_view v) {
-                        if (flock) {
-                          auto r = codec::DecodeFlocks(v);
-                          if (!r) return (bad = r.error()), false;
-                          std::erase_if(*r, [&](auto& x) { return x.session == session; });
-                          rewrites.emplace_back(k, codec::EncodeFlocks(*r));
-                        } else {
-                          auto r = codec::DecodePlocks(v);
-                          if (!r) return (bad = r.error()), false;
-                          std::erase_if(*r, [&](auto& x) { return x.session == session; });
-                          rewrites.emplace_back(k, codec::EncodePlocks(*r));
+                        auto r = decode(v);
+                        if (!r) return (bad = r.error()), false;
+                        if (std::erase_if(*r, [&](auto& x) { return gone(x.session); }) > 0) {
+                          rewrites.emplace_back(k, encode(*r));
                         }
                         return true;
                       });
     };
-    RETURN_IF_ERROR(scan(codec::FlockPrefix(), true));
-    RETURN_IF_ERROR(scan(codec::PlockPrefix(), false));
+    RETURN_IF_ERROR(scan(codec::FlockPrefix(), codec::DecodeFlocks,
+                         [](const auto& r) { return codec::EncodeFlocks(r); }));
+    RETURN_IF_ERROR(scan(codec::PlockPrefix(), codec::DecodePlocks,
+                         [](const auto& r) { return codec::EncodePlocks(r); }));
     RETURN_IF_ERROR(bad);
     for (auto& [k, v] : rewrites) {
       if (v.empty()) {
@@ -398,10 +402,9 @@ Status RemoveSession(kv::Engine& engine, Meta::Impl& impl, uint64_t session) {
         txn.Put(k, v);
       }
     }
-    txn.Delete(codec::SessionKey(session));
+    for (uint64_t session : sessions) txn.Delete(codec::SessionKey(session));
     return OkStatus();
-  }));
-  return OkStatus();
+  });
 }
 
 }  // namespace
@@ -472,7 +475,7 @@ Status Meta::EndSession() {
     impl_->open_counts.clear();
     impl_->held.clear();
   }
-  RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, session));
+  RETURN_IF_ERROR(RemoveSessions(*engine_, *impl_, {session}));
   return AddPendingUsage(*engine_, *impl_);
 }
 
@@ -502,15 +505,16 @@ Result<int> Meta::CleanStaleSessions(int64_t stale_sec) {
     std::lock_guard lock(impl_->mu);
     mine = impl_->session;
   }
-  int removed = 0;
+  std::vector<uint64_t> stale;
   int64_t now = Now().sec;
   for (const auto& s : sessions) {
     if (s.id == mine || now - s.heartbeat_sec < stale_sec) continue;
-    RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, s.id));
-    ++removed;
+    stale.push_back(s.id);
   }
+  const int removed = static_cast<int>(stale.size());
   // Inodes held without a session (by a Meta that never started one).
-  if (mine != 0) RETURN_IF_ERROR(RemoveSession(*engine_, *impl_, 0));
+  if (mine != 0) stale.push_back(0);
+  RETURN_IF_ERROR(RemoveSessions(*engine_, *impl_, stale));
   return removed;
 }
 
