@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "cache/block_file.h"
+#include "common/posix.h"
 
 namespace shoal::cache {
 namespace {
@@ -40,29 +41,6 @@ constexpr uint64_t kAllocUnit = 4096;
 // with a short key, so that one pread usually finds it.
 constexpr size_t kHeadRead = 4096;
 
-// Closes a descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now: 0 or close()'s errno.
-  int Close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
-
-std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
-
 Code CodeOfErrno(int err) {
   switch (err) {
     case ENOENT:
@@ -84,18 +62,6 @@ Code CodeOfErrno(int err) {
 
 Status ErrnoStatus(int err, const std::string& what) {
   return Status(CodeOfErrno(err), what + ": " + ErrnoText(err));
-}
-
-// Creates `path` and its missing parents: 0 or the errno of the failure.
-int MakeDirs(const std::string& path) {
-  for (size_t pos = path.find('/', 1);; pos = path.find('/', pos + 1)) {
-    std::string dir = path.substr(0, pos);
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno;
-    if (pos == std::string::npos) break;
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return errno;
-  return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
 std::string ParentOf(const std::string& path) { return path.substr(0, path.rfind('/')); }

@@ -49,6 +49,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/posix.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "fuse/info.h"
@@ -88,29 +89,6 @@ Status ErrnoError(const std::string& what, int err) {
   // std::system_category() is thread-safe, unlike strerror().
   return IoError(what + ": " + std::system_category().message(err));
 }
-
-// A file descriptor closed on destruction (errors of close are checked where
-// they matter, with Close()).
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and returns close()'s errno (a FUSE flush or an NFS write-back
-  // may report a write error only here), or 0.
-  int Close() {
-    int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
 
 // Name of file `i` in a workload directory: fixed width so that listings sort.
 std::string FileName(char prefix, uint64_t i) {

@@ -14,6 +14,8 @@
 #include <system_error>
 #include <vector>
 
+#include "common/posix.h"
+
 namespace shoal::object {
 namespace {
 
@@ -23,29 +25,6 @@ namespace {
 // process empties and prunes the directory again within that window. No
 // pause between retries: it would only widen the window.
 constexpr int kMaxPutAttempts = 100;
-
-// Closes a descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and returns close()'s errno (0 when it succeeded).
-  int Close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
-
-std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 Code CodeOfErrno(int err) {
   switch (err) {
@@ -81,18 +60,6 @@ std::string EtagOf(const struct stat& st) {
            static_cast<unsigned long long>(st.st_size),
            static_cast<unsigned long long>(MtimeNs(st)));
   return buf;
-}
-
-// Creates `path` and its missing parents. 0 or the errno of the failure.
-int MakeDirs(const std::string& path) {
-  for (size_t pos = path.find('/', 1);; pos = path.find('/', pos + 1)) {
-    std::string dir = path.substr(0, pos);
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno;
-    if (pos == std::string::npos) break;
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return errno;
-  return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
 // Removes files in the temp directory older than kStaleTempAge. Best effort:
