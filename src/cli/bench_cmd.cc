@@ -36,7 +36,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -53,6 +52,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "fuse/info.h"
+#include "fuse/mountpoint.h"
 
 namespace shoal::cli {
 namespace {
@@ -689,52 +689,18 @@ std::string FsType(const std::string& path) {
   std::filesystem::path canonical = std::filesystem::canonical(path, ec);
   std::string best_type;
   size_t best_len = 0;
-  std::ifstream in("/proc/self/mountinfo");
-  // Mount points escape space, tab, newline and backslash as \ooo.
-  auto unescape = [](std::string_view s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '\\') {
-        int v = 0;
-        bool octal = true;
-        for (size_t k = 1; k <= 3; ++k) {
-          if (i + k >= s.size() || s[i + k] < '0' || s[i + k] > '7') {
-            octal = false;
-            break;
-          }
-          v = v * 8 + (s[i + k] - '0');
-        }
-        if (octal) {
-          out.push_back(static_cast<char>(v));
-          i += 3;
-          continue;
-        }
+  Result<std::vector<fuse::MountEntry>> table = fuse::ReadMountTable();
+  if (!ec && table) {
+    const std::string target = canonical.string();
+    for (const fuse::MountEntry& e : *table) {
+      const std::string& mount_point = e.mountpoint;
+      bool contains = target == mount_point || mount_point == "/" ||
+                      (target.starts_with(mount_point) && target[mount_point.size()] == '/');
+      // >=: a later mount over the same point hides the earlier one.
+      if (contains && mount_point.size() >= best_len) {
+        best_len = mount_point.size();
+        best_type = e.fstype;
       }
-      out.push_back(s[i]);
-    }
-    return out;
-  };
-  std::string line;
-  std::string target = ec ? path : canonical.string();
-  while (!ec && std::getline(in, line)) {
-    // id parent major:minor root mountpoint options [optional...] - type source superoptions
-    std::vector<std::string_view> fields;
-    std::string_view rest(line);
-    while (!rest.empty()) {
-      size_t sp = rest.find(' ');
-      fields.push_back(rest.substr(0, sp));
-      if (sp == std::string_view::npos) break;
-      rest.remove_prefix(sp + 1);
-    }
-    auto dash = std::find(fields.begin(), fields.end(), "-");
-    if (fields.size() < 5 || dash == fields.end() || dash + 1 == fields.end()) continue;
-    std::string mount_point = unescape(fields[4]);
-    bool contains = target == mount_point || mount_point == "/" ||
-                    (target.starts_with(mount_point) && target[mount_point.size()] == '/');
-    // >=: a later mount over the same point hides the earlier one.
-    if (contains && mount_point.size() >= best_len) {
-      best_len = mount_point.size();
-      best_type = std::string(*(dash + 1));
     }
   }
   if (!best_type.empty()) return best_type;
