@@ -146,12 +146,6 @@ Result<chunk::BlockStoreOptions> DataPathOptions(const MountArgs& a,
                                                  uint64_t buffer) {
   chunk::BlockStoreOptions o;
   ASSIGN_OR_RETURN(uint64_t cache_size, ParseSize(a.cache_size, "--cache-size"));
-  // glibc gives every thread that allocates its own arena, and freed memory
-  // stays in them: with dozens of FUSE and transfer threads moving 1-4 MiB
-  // buffers, the resident size grows far past what is in use. A few arenas
-  // keep it near the real figure.
-  constexpr int kMallocArenas = 4;
-  ::mallopt(M_ARENA_MAX, kMallocArenas);
   ASSIGN_OR_RETURN(o.readahead_max_window, ParseSize(a.readahead, "--readahead"));
   o.upload_concurrency = a.upload_concurrency;
   o.download_concurrency = a.download_concurrency;
@@ -232,6 +226,12 @@ Status Serve(const MountArgs& a, const std::string& mountpoint, const std::strin
   session.mountpoint = mountpoint;
   session.version = SHOAL_VERSION;
   RETURN_IF_ERROR(meta->StartSession(session));
+  // glibc gives every thread that allocates its own arena, and freed memory
+  // stays in them: with dozens of FUSE and transfer threads moving 1-4 MiB
+  // buffers, the resident size grows far past what is in use. A few arenas
+  // keep it near the real figure.
+  constexpr int kMallocArenas = 4;
+  ::mallopt(M_ARENA_MAX, kMallocArenas);
   vfs::Options vfs_options;
   ASSIGN_OR_RETURN(vfs_options.buffer_size, ParseSize(a.buffer_size, "--buffer-size"));
   ASSIGN_OR_RETURN(vfs_options.blocks, DataPathOptions(a, config, vfs_options.buffer_size));
