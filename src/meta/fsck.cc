@@ -261,13 +261,6 @@ Status TouchDir(kv::Txn& txn, Ino dir) {
   return OkStatus();
 }
 
-// Adds a transaction's usage change to the stored counters, in the same
-// transaction, so that the counters stay right whatever else runs.
-Status ApplyUsage(kv::Txn& txn, const Delta& d) {
-  if (d.bytes == 0 && d.inodes == 0) return OkStatus();
-  return AddToUsage(txn, d.bytes, d.inodes);
-}
-
 // Whether a session that still exists holds `ino` open (guard keys aside).
 Result<bool> HeldByLiveSession(kv::Txn& txn, Ino ino) {
   std::vector<uint64_t> sessions;
@@ -1051,16 +1044,7 @@ class Checker {
     return OkStatus();
   }
 
-  Status FlushImplUsage() {
-    Delta d;
-    {
-      std::lock_guard lock(impl_.mu);
-      d.bytes = impl_.pending_bytes;
-      d.inodes = impl_.pending_inodes;
-      impl_.pending_bytes = impl_.pending_inodes = 0;
-    }
-    return engine_->Txn([&](kv::Txn& txn) { return ApplyUsage(txn, d); });
-  }
+  Status FlushImplUsage() { return AddPendingUsage(*engine_, impl_); }
 
   Result<Meta*> GetMeta() {
     if (!meta_) {
@@ -1334,7 +1318,8 @@ class Checker {
       for (const auto& k : holds) txn.Delete(k);
       txn.Delete(codec::FlockKey(ino));
       txn.Delete(codec::PlockKey(ino));
-      RETURN_IF_ERROR(ApplyUsage(txn, delta));
+      // In the same transaction, so that the counters stay right whatever else runs.
+      RETURN_IF_ERROR(AddToUsage(txn, delta.bytes, delta.inodes));
       result = kFreed;
       return OkStatus();
     }));
@@ -1382,30 +1367,27 @@ class Checker {
         }
         return !it->second;
       };
+      // The records of sessions that still exist.
+      auto keep = [&](auto records) -> Result<decltype(records)> {
+        decltype(records) kept;
+        for (const auto& r : records) {
+          ASSIGN_OR_RETURN(bool gone, missing(r.session));
+          if (gone) {
+            ++dropped;
+          } else {
+            kept.push_back(r);
+          }
+        }
+        return kept;
+      };
       std::string out;
       if (plock) {
         ASSIGN_OR_RETURN(auto records, codec::DecodePlocks(*v));
-        std::vector<codec::PlockRecord> kept;
-        for (const auto& r : records) {
-          ASSIGN_OR_RETURN(bool gone, missing(r.session));
-          if (gone) {
-            ++dropped;
-          } else {
-            kept.push_back(r);
-          }
-        }
+        ASSIGN_OR_RETURN(auto kept, keep(std::move(records)));
         out = codec::EncodePlocks(kept);
       } else {
         ASSIGN_OR_RETURN(auto records, codec::DecodeFlocks(*v));
-        std::vector<codec::FlockRecord> kept;
-        for (const auto& r : records) {
-          ASSIGN_OR_RETURN(bool gone, missing(r.session));
-          if (gone) {
-            ++dropped;
-          } else {
-            kept.push_back(r);
-          }
-        }
+        ASSIGN_OR_RETURN(auto kept, keep(std::move(records)));
         out = codec::EncodeFlocks(kept);
       }
       if (dropped == 0) return OkStatus();

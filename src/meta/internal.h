@@ -122,6 +122,10 @@ Status Update(kv::Engine& engine, Meta::Impl& impl, const UpdateFn& fn);
 // the holders skip it.
 inline constexpr uint64_t kHolderGuard = ~0ull;
 
+// Adds the usage this client has not stored yet (Impl::pending_*) to the
+// stored counters.
+Status AddPendingUsage(kv::Engine& engine, Meta::Impl& impl);
+
 // Records in `txn` that `session` holds `ino` open.
 void AddHolder(kv::Txn& txn, Meta::Impl& impl, Ino ino, uint64_t session);
 

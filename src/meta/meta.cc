@@ -332,9 +332,6 @@ Status Meta::StartSession(const SessionInfo& info) {
   return OkStatus();
 }
 
-namespace {
-
-// Adds the pending usage to the stored counters.
 Status AddPendingUsage(kv::Engine& engine, Meta::Impl& impl) {
   int64_t bytes, inodes;
   {
@@ -350,6 +347,8 @@ Status AddPendingUsage(kv::Engine& engine, Meta::Impl& impl) {
   impl.pending_inodes -= inodes;
   return OkStatus();
 }
+
+namespace {
 
 // Frees the inodes that the sessions kept alive for their open handles, drops
 // their locks, and removes their records: one scan of the open-file records
