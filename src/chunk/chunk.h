@@ -154,6 +154,9 @@ class BlockStore {
   std::string BlockKey(uint64_t id, uint32_t size, uint32_t index) const;
   // Every object key of a slice.
   std::vector<std::string> SliceKeys(uint64_t id, uint32_t size) const;
+  // Objects of a slice of `size` bytes, and the length of block `index`.
+  uint32_t BlockCount(uint32_t size) const;
+  uint32_t BlockLength(uint32_t size, uint32_t index) const;
 
   // Stores `data` as slice `id` (size = data.size(), at most kChunkSize).
   // Returns once every block is stored (uploaded, or with write-back staged),
@@ -201,9 +204,6 @@ class BlockStore {
  private:
   friend class ReadStream;
 
-  // Objects of a slice of `size` bytes, and the length of block `index`.
-  uint32_t BlockCount(uint32_t size) const;
-  uint32_t BlockLength(uint32_t size, uint32_t index) const;
   // The block ranges that bytes [pos, pos+len) of a chunk come from; holes
   // have none. kCorrupt when a slice record asks for bytes past its slice.
   Result<std::vector<Piece>> PiecesOf(const std::vector<Slice>& slices, uint32_t pos,

@@ -50,7 +50,7 @@ Status CheckBlocks(chunk::BlockStore& blocks, const ObjectCheckOptions& options,
   }
   uint64_t total = 0;
   for (const meta::FsckSliceRef& r : slices) {
-    total += (uint64_t{r.size} + blocks.block_size() - 1) / blocks.block_size();
+    total += blocks.BlockCount(r.size);
   }
 
   std::atomic<size_t> next{0};
@@ -65,9 +65,7 @@ Status CheckBlocks(chunk::BlockStore& blocks, const ObjectCheckOptions& options,
       std::vector<std::string> keys = blocks.SliceKeys(r.id, r.size);
       for (uint32_t index = 0; index < keys.size(); ++index) {
         const std::string& key = keys[index];
-        uint64_t id = 0;
-        uint32_t parsed_index = 0, length = 0;
-        ParseBlockKey(key, &id, &parsed_index, &length);  // our own key: always parses
+        const uint32_t length = blocks.BlockLength(r.size, index);
         Result<object::ObjectInfo> info = blocks.store().Head(key);
         ++done;
         if (info.has_value() && info->size == length) continue;
@@ -158,9 +156,9 @@ Status FindLeaks(chunk::BlockStore& blocks, std::string_view volume,
     for (; it != known.end() && it->first == id; ++it) {
       // The name must be exactly what the slice's block is called (the
       // hash directory and the length included).
-      uint64_t blocks_in_slice =
-          (uint64_t{it->second} + blocks.block_size() - 1) / blocks.block_size();
-      if (index < blocks_in_slice && blocks.BlockKey(id, it->second, index) == key) return true;
+      if (index < blocks.BlockCount(it->second) && blocks.BlockKey(id, it->second, index) == key) {
+        return true;
+      }
     }
     return false;
   };
