@@ -503,6 +503,22 @@ void DiskCache::AbandonLocked(BlockIndex::Ref ref) {
   settled_.notify_all();
 }
 
+void DiskCache::AddFoundLocked(const KeyHash& h, uint8_t dir, uint32_t charge, bool cold) {
+  BlockIndex::Ref ref = index_.Insert(h);
+  BlockIndex::Entry& e = index_.at(ref);
+  e.state = kCached;
+  e.dir = dir;
+  e.charge = charge;
+  if (cold) {
+    index_.PushBack(ref);
+  } else {
+    index_.PushFront(ref);
+  }
+  used_ += charge;
+  lru_bytes_ += charge;
+  ++blocks_;
+}
+
 std::optional<std::string> DiskCache::Get(std::string_view key, uint64_t offset, uint64_t length) {
   if (!enabled()) {
     ++misses_;
@@ -544,15 +560,7 @@ std::optional<std::string> DiskCache::Get(std::string_view key, uint64_t offset,
     if (!indexed) {
       std::lock_guard lock(mu_);
       if (index_.Find(h) == BlockIndex::kNone) {
-        BlockIndex::Ref ref = index_.Insert(h);
-        BlockIndex::Entry& e = index_.at(ref);
-        e.state = kCached;
-        e.dir = dir;
-        e.charge = static_cast<uint32_t>(RoundUp(file_size));
-        index_.PushFront(ref);
-        used_ += e.charge;
-        lru_bytes_ += e.charge;
-        ++blocks_;
+        AddFoundLocked(h, dir, static_cast<uint32_t>(RoundUp(file_size)), /*cold=*/false);
       }
     }
     return std::move(*got);
@@ -963,15 +971,7 @@ void DiskCache::ScanCached() {
     std::lock_guard lock(mu_);
     for (const Found& f : found) {
       if (index_.Find(f.hash) != BlockIndex::kNone) continue;  // read or written meanwhile
-      BlockIndex::Ref ref = index_.Insert(f.hash);
-      BlockIndex::Entry& e = index_.at(ref);
-      e.state = kCached;
-      e.dir = f.dir;
-      e.charge = f.charge;
-      index_.PushBack(ref);
-      used_ += f.charge;
-      lru_bytes_ += f.charge;
-      ++blocks_;
+      AddFoundLocked(f.hash, f.dir, f.charge, /*cold=*/true);
     }
     // The limit may have shrunk since the last run, and blocks read during
     // the scan were counted before the scan found the rest.

@@ -171,13 +171,16 @@ class DiskCache : public BlockCache {
   // block gone.
   bool MakeRoomLocked(uint64_t charge, std::vector<Doomed>* doomed);
   // With mu_ held: marks entry `ref` (cached or staged) as being deleted and
-  // releases its charge. The caller unlinks the file, then EraseDoomed.
+  // releases its charge. The caller unlinks the file, then calls Dispose.
   Doomed TakeLocked(BlockIndex::Ref ref);
   // Unlinks the files and erases their entries.
   void Dispose(const std::vector<Doomed>& doomed);
   // Releases the charge of an entry that is being written or moved and
   // erases it.
   void AbandonLocked(BlockIndex::Ref ref);
+  // Indexes a cached block found on disk (not written by this process), at
+  // the hot end of the LRU list or, for `cold`, at the cold end.
+  void AddFoundLocked(const KeyHash& h, uint8_t dir, uint32_t charge, bool cold);
 
   Status ScanStaged();
   void ScanCached();
