@@ -24,6 +24,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../scripts/lib/loopback.sh
+source "$ROOT/scripts/lib/loopback.sh"
 SHOAL=${SHOAL:-$ROOT/build/bin/shoal}
 COUNT=${META_COUNT:-10000}
 THREADS_FROM_ENV=${THREADS:-}
@@ -81,20 +83,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM HUP
-
-# A free loopback port: nothing answers on it now. redis-server refuses to
-# start if another process takes it in between; the caller tries again.
-free_port() {
-  local port
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
 
 # Starts redis-server with nothing persisted; sets REDIS_PID and REDIS_PORT.
 start_redis() {

@@ -60,13 +60,9 @@ fi
 # ~/.cache/shoal-test-tools, or $SHOAL_TEST_TOOLS. scripts/test.sh looks in
 # the same place.
 S3RVER_VERSION=3.7.1
-if [[ -n "${SHOAL_TEST_TOOLS:-}" ]]; then
-  TOOLS_DIR=$SHOAL_TEST_TOOLS
-elif [[ $(id -u) -eq 0 ]]; then
-  TOOLS_DIR=/opt/shoal-test-tools
-else
-  TOOLS_DIR=$HOME/.cache/shoal-test-tools
-fi
+# shellcheck source-path=SCRIPTDIR source=lib/loopback.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/loopback.sh"
+TOOLS_DIR=$(test_tools_dir)
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   # Only when missing: a node installed some other way (with its own npm)

@@ -72,41 +72,13 @@ cleanup() {
 # s3rver (installed by setup.sh) keeps its buckets in a temp dir that is
 # removed with it. It checks the access key id (S3RVER) but not signatures.
 # Without --openssl-legacy-provider its paginated listings fail with HTTP 500.
-if [[ -n "${SHOAL_TEST_TOOLS:-}" ]]; then
-  TOOLS_DIR=$SHOAL_TEST_TOOLS
-elif [[ $(id -u) -eq 0 ]]; then
-  TOOLS_DIR=/opt/shoal-test-tools
-else
-  TOOLS_DIR=$HOME/.cache/shoal-test-tools
-fi
+# shellcheck source-path=SCRIPTDIR source=lib/loopback.sh
+source scripts/lib/loopback.sh
+TOOLS_DIR=$(test_tools_dir)
 S3RVER_PID=""
 S3RVER_DIR=""
 REDIS_PID=""
 REDIS_DIR=""
-
-# A TCP port on 127.0.0.1 that nothing listens on now.
-free_port() {
-  local port tries
-  for ((tries = 0; tries < 50; tries++)); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
-
-# Whether an HTTP server answers on 127.0.0.1:$1.
-http_answers() {
-  (
-    local line=""
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-    IFS= read -r -t 2 line <&3 || true
-    [[ "$line" == HTTP/* ]]
-  ) 2>/dev/null
-}
 
 # s3rver 3.7 crashes (an unhandled ENOENT) when a PUT races a DELETE that
 # prunes the PUT's directory, which shoal's garbage collection does. So it

@@ -15,6 +15,9 @@
 #
 # After s3rver_start: S3RVER_URL (http://127.0.0.1:PORT), S3RVER_DATA.
 
+# shellcheck source=../../scripts/lib/loopback.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/loopback.sh"
+
 S3RVER_PGID=""
 S3RVER_URL=""
 S3RVER_DATA=""
@@ -22,43 +25,11 @@ S3RVER_LOG=""
 
 # The s3rver executable: $S3RVER, else where scripts/setup.sh installs it.
 s3rver_bin() {
-  local dir
   if [[ -n "${S3RVER:-}" ]]; then
     echo "$S3RVER"
     return
   fi
-  if [[ -n "${SHOAL_TEST_TOOLS:-}" ]]; then
-    dir=$SHOAL_TEST_TOOLS
-  elif ((EUID == 0)); then
-    dir=/opt/shoal-test-tools
-  else
-    dir=$HOME/.cache/shoal-test-tools
-  fi
-  echo "$dir/node_modules/.bin/s3rver"
-}
-
-# A TCP port on 127.0.0.1 that nothing listens on now.
-free_port() {
-  local port tries
-  for ((tries = 0; tries < 50; tries++)); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
-
-# Whether an HTTP server answers on 127.0.0.1:$1.
-http_answers() {
-  (
-    line=""
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-    IFS= read -r -t 2 line <&3 || true
-    [[ "$line" == HTTP/* ]]
-  ) 2>/dev/null
+  echo "$(test_tools_dir)/node_modules/.bin/s3rver"
 }
 
 # s3rver_start DIR: starts s3rver with its data in DIR/data, its log in DIR/log.
