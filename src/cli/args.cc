@@ -1,7 +1,9 @@
 #include "cli/args.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <utility>
@@ -132,6 +134,19 @@ std::string FormatAge(int64_t seconds) {
   if (seconds < 2 * kHour) return std::to_string(seconds / 60) + " min";
   if (seconds < 2 * kDay) return std::to_string(seconds / kHour) + " h";
   return std::to_string(seconds / kDay) + " d";
+}
+
+double NearestRank(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+std::string PadColumn(std::string s, size_t width, bool left) {
+  size_t chars = static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  if (chars < width) s.insert(left ? s.end() : s.begin(), width - chars, ' ');
+  return s;
 }
 
 }  // namespace shoal::cli

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -36,5 +37,12 @@ std::string FormatBytes(uint64_t bytes);
 
 // Seconds -> "3 s", "5 min", "2 h", "3 d".
 std::string FormatAge(int64_t seconds);
+
+// The nearest-rank percentile p (0..1] of `sorted` (ascending); 0 when empty.
+double NearestRank(const std::vector<double>& sorted, double p);
+
+// `s` padded with spaces to `width` characters (not bytes: "µs" is three
+// bytes in UTF-8), on the right (`left` aligned) or on the left.
+std::string PadColumn(std::string s, size_t width, bool left);
 
 }  // namespace shoal::cli

@@ -48,9 +48,9 @@
 #include <tuple>
 #include <vector>
 
-#include "common/posix.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "common/posix.h"
 #include "fuse/info.h"
 #include "fuse/mountpoint.h"
 
@@ -185,11 +185,7 @@ struct OpResult {
 
   // Nearest rank over all samples: the smallest sample with at least p of
   // them at or below it.
-  double Percentile(double p) const {
-    if (latencies_us.empty()) return 0;
-    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(latencies_us.size())));
-    return latencies_us[std::clamp<size_t>(rank, 1, latencies_us.size()) - 1];
-  }
+  double Percentile(double p) const { return NearestRank(latencies_us, p); }
   double OpsPerSec() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
 };
 
@@ -807,24 +803,16 @@ nlohmann::json ToJson(const StreamResult& r) {
   return j;
 }
 
-// Widths count characters, not bytes ("µs" is three bytes in UTF-8).
-std::string Pad(std::string s, size_t w, bool left) {
-  size_t width = static_cast<size_t>(std::count_if(
-      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-  if (width < w) s.insert(left ? s.end() : s.begin(), w - width, ' ');
-  return s;
-}
-
 void PrintOpTable(const std::vector<OpResult>& results) {
-  std::cout << "  " << Pad("op", 9, true) << Pad("ops", 10, false) << Pad("ops/s", 11, false)
-            << Pad("p50 µs", 11, false) << Pad("p90 µs", 11, false) << Pad("p99 µs", 11, false)
-            << "\n";
+  std::cout << "  " << PadColumn("op", 9, true) << PadColumn("ops", 10, false)
+            << PadColumn("ops/s", 11, false) << PadColumn("p50 µs", 11, false)
+            << PadColumn("p90 µs", 11, false) << PadColumn("p99 µs", 11, false) << "\n";
   for (const OpResult& r : results) {
-    std::cout << "  " << Pad(r.op, 9, true) << Pad(std::to_string(r.ops), 10, false)
-              << Pad(FormatNumber(r.OpsPerSec()), 11, false)
-              << Pad(FormatNumber(r.Percentile(0.50)), 11, false)
-              << Pad(FormatNumber(r.Percentile(0.90)), 11, false)
-              << Pad(FormatNumber(r.Percentile(0.99)), 11, false) << "\n";
+    std::cout << "  " << PadColumn(r.op, 9, true) << PadColumn(std::to_string(r.ops), 10, false)
+              << PadColumn(FormatNumber(r.OpsPerSec()), 11, false)
+              << PadColumn(FormatNumber(r.Percentile(0.50)), 11, false)
+              << PadColumn(FormatNumber(r.Percentile(0.90)), 11, false)
+              << PadColumn(FormatNumber(r.Percentile(0.99)), 11, false) << "\n";
   }
 }
 
@@ -844,13 +832,14 @@ void PrintHuman(const BenchArgs& a, const Plan& plan, const Results& r) {
   if (r.big) {
     std::cout << "\nbig file: " << FormatBytes(r.big->size) << " in " << FormatBytes(kBigIo)
               << " writes and reads, one thread\n";
-    std::cout << "  " << Pad("pass", 13, true) << Pad("MiB/s", 10, false)
-              << Pad("seconds", 10, false) << "\n";
+    std::cout << "  " << PadColumn("pass", 13, true) << PadColumn("MiB/s", 10, false)
+              << PadColumn("seconds", 10, false) << "\n";
     for (const StreamResult& p : r.big->passes) {
       std::string name =
           p.op == "write" ? "write+fsync" : (p.op == "read_cold" ? "read cold" : "read warm");
-      std::cout << "  " << Pad(name, 13, true) << Pad(FormatNumber(p.MibPerSec()), 10, false)
-                << Pad(FormatNumber(p.seconds), 10, false);
+      std::cout << "  " << PadColumn(name, 13, true)
+                << PadColumn(FormatNumber(p.MibPerSec()), 10, false)
+                << PadColumn(FormatNumber(p.seconds), 10, false);
       if (p.op == "write")
         std::cout << "   (fsync and close " << FormatNumber(p.fsync_seconds) << " s)";
       std::cout << "\n";

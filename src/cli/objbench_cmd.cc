@@ -55,11 +55,7 @@ struct PhaseResult {
   double seconds = 0;
   std::vector<double> latencies_ms;  // sorted
 
-  double Percentile(double p) const {
-    if (latencies_ms.empty()) return 0;
-    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(latencies_ms.size())));
-    return latencies_ms[std::clamp<size_t>(rank, 1, latencies_ms.size()) - 1];
-  }
+  double Percentile(double p) const { return NearestRank(latencies_ms, p); }
   double OpsPerSec() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
   double MibPerSec() const {
     return seconds > 0 ? static_cast<double>(bytes) / (1 << 20) / seconds : 0;
@@ -413,19 +409,8 @@ nlohmann::json ToJson(const PhaseResult& r) {
 }
 
 void PrintTable(const std::vector<PhaseResult>& results) {
-  // Widths count characters, not bytes ("µs" is three bytes in UTF-8).
-  auto width = [](const std::string& s) {
-    return static_cast<size_t>(std::count_if(
-        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-  };
-  auto pad = [&](std::string s, size_t w) {
-    if (width(s) < w) s.append(w - width(s), ' ');
-    return s;
-  };
-  auto lpad = [&](std::string s, size_t w) {
-    if (width(s) < w) s.insert(0, w - width(s), ' ');
-    return s;
-  };
+  auto pad = [](std::string s, size_t w) { return PadColumn(std::move(s), w, true); };
+  auto lpad = [](std::string s, size_t w) { return PadColumn(std::move(s), w, false); };
   std::cout << pad("op", 8) << pad("size", 10) << lpad("objects", 9) << lpad("requests", 10)
             << lpad("MiB/s", 10) << lpad("ops/s", 10) << lpad("p50", 11) << lpad("p99", 11) << "\n";
   for (const PhaseResult& r : results) {
