@@ -48,7 +48,8 @@ BlockStore::BlockStore(std::shared_ptr<object::ObjectStore> store, std::string v
   upload_pool_ = std::make_unique<TaskPool>("shoal-put", options_.upload_concurrency);
   writeback_pool_ = std::make_unique<TaskPool>("shoal-put-bg", options_.upload_concurrency);
   // Only a cache of the caller's (on disk) is filled in the background.
-  if (options_.cache != nullptr) fill_pool_ = std::make_unique<TaskPool>("shoal-fill", kFillThreads);
+  if (options_.cache != nullptr)
+    fill_pool_ = std::make_unique<TaskPool>("shoal-fill", kFillThreads);
   fetcher_ = std::make_unique<Fetcher>(*store_, cache_.get(), *download_pool_, fill_pool_.get(),
                                        options_.readahead_bytes);
   uploader_ =
@@ -132,9 +133,9 @@ Status BlockStore::WriteBlocks(uint64_t id, uint64_t data_size, const BlockView&
   std::vector<Uploader::Block> blocks;
   blocks.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
-    blocks.push_back(Uploader::Block{BlockKey(id, size, i),
-                                     view(uint64_t{i} * block_size_, BlockLength(size, i), &scratch[i]),
-                                     i});
+    blocks.push_back(
+        Uploader::Block{BlockKey(id, size, i),
+                        view(uint64_t{i} * block_size_, BlockLength(size, i), &scratch[i]), i});
   }
   return uploader_->Write(id, blocks);
 }

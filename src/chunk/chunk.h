@@ -211,7 +211,8 @@ class BlockStore {
   Status ReadPieces(const std::vector<Piece>& pieces, uint32_t len, std::string* out);
   // WriteSlice of `size` bytes whose block [off, off+len) is view(off, len,
   // scratch): a view of the caller's bytes, or of *scratch after a copy.
-  using BlockView = std::function<std::string_view(uint64_t off, uint64_t len, std::string* scratch)>;
+  using BlockView =
+      std::function<std::string_view(uint64_t off, uint64_t len, std::string* scratch)>;
   Status WriteBlocks(uint64_t id, uint64_t size, const BlockView& view);
   // Checks block size and range, common to every read.
   Status CheckRead(uint32_t pos, uint32_t len) const;

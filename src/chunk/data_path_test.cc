@@ -287,8 +287,8 @@ TEST_F(DataPathTest, ReadsDoNotWaitForTheCacheFill) {
   const std::vector<Slice> slices = {Whole(35, kBlock, 0)};
   std::string out;
   // The fill is stuck behind the gate, yet the read returns.
-  auto first = std::async(std::launch::async,
-                          [&] { return blocks->ReadChunk(slices, 0, kBlock, &out); });
+  auto first =
+      std::async(std::launch::async, [&] { return blocks->ReadChunk(slices, 0, kBlock, &out); });
   if (first.wait_for(10s) != std::future_status::ready) {
     cache->gate.set_value();
     FAIL() << "the read waited for the cache fill";

@@ -37,8 +37,8 @@
 //
 // Bounds (memory): foreground flights hold at most the blocks of the
 // requests being served. Blocks waiting for their cache fill are bounded by
-// kMaxPendingFill; past it the fetching thread fills the cache itself. Readahead flights are charged to a budget
-// (readahead_bytes) from creation until unregistered; a Prefetch that would
+// kMaxPendingFill; past it the fetching thread fills the cache itself. Readahead flights are
+// charged to a budget (readahead_bytes) from creation until unregistered; a Prefetch that would
 // exceed it is skipped, never waited for.
 #pragma once
 
@@ -79,8 +79,8 @@ class Fetcher {
   // `fill_pool` writes landed blocks into the cache (see the design note);
   // null: the fetching thread does (a memory cache, where a hand-off costs
   // more than the copy).
-  Fetcher(object::ObjectStore& store, cache::BlockCache* cache, TaskPool& pool,
-          TaskPool* fill_pool, uint64_t readahead_budget);
+  Fetcher(object::ObjectStore& store, cache::BlockCache* cache, TaskPool& pool, TaskPool* fill_pool,
+          uint64_t readahead_budget);
 
   // Fills dst[p.dst, p.dst + p.len) for every piece. On failure some pieces
   // may be filled; the Status names the block that failed.

@@ -39,7 +39,8 @@ void WriteBuffer::Write(uint64_t off, std::string_view data) {
 
   // The new bytes: over what the target holds, then appended.
   const uint64_t rel = off - start;
-  const uint64_t over = pages.size() > rel ? std::min<uint64_t>(pages.size() - rel, data.size()) : 0;
+  const uint64_t over =
+      pages.size() > rel ? std::min<uint64_t>(pages.size() - rel, data.size()) : 0;
   pages.Overwrite(rel, data.substr(0, over));
   pages.Append(data.substr(over));
 

@@ -268,7 +268,6 @@ void RunRandomOperations(WriteBuffer& buf) {
   }
 }
 
-
 TEST(WriteBuffer, RandomOperationsMatchByteModel) {
   WriteBuffer buf;
   RunRandomOperations(buf);

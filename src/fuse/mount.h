@@ -41,7 +41,7 @@ struct MountOptions {
   // once the mount is up: FUSE starts every mount at 128 KiB, and the FUSE
   // handshake cannot go above it. 0 leaves it. Needs root (sysfs).
   uint32_t kernel_readahead_kib = 0;
-  unsigned threads = 16;          // most libfuse worker threads at once
+  unsigned threads = 16;  // most libfuse worker threads at once
   // Let other users into the mount. Only root may ask for it without
   // user_allow_other in /etc/fuse.conf, hence the default.
   bool allow_other = ::geteuid() == 0;
