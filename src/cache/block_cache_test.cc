@@ -111,6 +111,19 @@ TYPED_TEST(BlockCacheTest, UnknownKeyMisses) {
   EXPECT_EQ(cache.Stats().hits, 0u);
 }
 
+TYPED_TEST(BlockCacheTest, ContainsAsksTheIndexWithoutCountingAHit) {
+  BlockCache& cache = this->OpenFor(10);
+  EXPECT_FALSE(cache.Contains("vol/c"));
+  cache.Put("vol/c", BlockData("c", 1000));
+  EXPECT_TRUE(cache.Contains("vol/c"));
+  ASSERT_TRUE(cache.Stage("vol/s", BlockData("s", 1000)).ok());
+  EXPECT_TRUE(cache.Contains("vol/s")) << "a staged block is readable";
+  cache.Remove("vol/c");
+  EXPECT_FALSE(cache.Contains("vol/c"));
+  EXPECT_EQ(cache.Stats().hits, 0u);
+  EXPECT_EQ(cache.Stats().misses, 0u);
+}
+
 TYPED_TEST(BlockCacheTest, PutOfACachedKeyKeepsTheFirstCopy) {
   BlockCache& cache = this->OpenFor(10);
   cache.Put("vol/a", "first");

@@ -71,6 +71,11 @@ class BlockCache {
                                          uint64_t length) = 0;
   std::optional<std::string> Get(std::string_view key) { return Get(key, 0, kToEnd); }
 
+  // Whether block `key` is cached or staged, from the cache's index alone (no
+  // I/O, not counted as a hit or a miss): a probe for readahead. May say no
+  // for a block on disk that a restart's index scan has not reached yet.
+  virtual bool Contains(std::string_view key) = 0;
+
   // Caches a copy of block `key`, best effort: a block too large for the
   // cache, no room, or an I/O error is counted in Stats() and not reported.
   // Blocks are immutable, so a Put for a key already cached or staged does

@@ -519,6 +519,16 @@ void DiskCache::AddFoundLocked(const KeyHash& h, uint8_t dir, uint32_t charge, b
   ++blocks_;
 }
 
+bool DiskCache::Contains(std::string_view key) {
+  if (!enabled()) return false;
+  const KeyHash h = HashKey(key);
+  std::lock_guard lock(mu_);
+  BlockIndex::Ref ref = index_.Find(h);
+  if (ref == BlockIndex::kNone) return false;
+  const uint8_t state = index_.at(ref).state;
+  return state == kCached || state == kStaged;
+}
+
 std::optional<std::string> DiskCache::Get(std::string_view key, uint64_t offset, uint64_t length) {
   if (!enabled()) {
     ++misses_;

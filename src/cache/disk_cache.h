@@ -105,6 +105,7 @@ class DiskCache : public BlockCache {
   using BlockCache::Get;
   std::string Describe() const override;
   std::optional<std::string> Get(std::string_view key, uint64_t offset, uint64_t length) override;
+  bool Contains(std::string_view key) override;
   void Put(std::string_view key, std::string_view data) override;
   void Remove(std::string_view key) override;
   CacheStats Stats() const override;

@@ -24,6 +24,11 @@ std::optional<std::string> MemCache::Get(std::string_view key, uint64_t offset, 
   return e.data.substr(offset, std::min<uint64_t>(length, e.data.size() - offset));
 }
 
+bool MemCache::Contains(std::string_view key) {
+  std::lock_guard lock(mu_);
+  return blocks_.find(key) != blocks_.end();
+}
+
 bool MemCache::MakeRoomLocked(uint64_t bytes) {
   if (bytes > limit_ || used_ - lru_bytes_ + bytes > limit_) return false;
   while (used_ + bytes > limit_) {

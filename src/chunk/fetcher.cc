@@ -132,7 +132,7 @@ Fetcher::PrefetchResult Fetcher::Prefetch(const std::string& key, uint64_t slice
       std::lock_guard lock(mu_);
       if (flights_.contains(key)) return PrefetchResult::kPresent;
     }
-    if (cache_->Get(key, 0, 0).has_value()) return PrefetchResult::kPresent;
+    if (cache_->Contains(key)) return PrefetchResult::kPresent;
     // Reserve the budget first, so that the flights in the map never exceed it.
     uint64_t used = readahead_in_flight_.load();
     do {

@@ -89,7 +89,7 @@ class Fetcher {
   enum class PrefetchResult { kIssued, kPresent, kNoBudget };
   // Starts fetching block `key` (whole, `block_len` bytes) in the background
   // unless it is cached or already being fetched. Never blocks on the store;
-  // looks in the cache (a zero-length Get). Without a cache: kPresent.
+  // asks the cache (Contains: its index, no I/O). Without a cache: kPresent.
   PrefetchResult Prefetch(const std::string& key, uint64_t slice_id, uint32_t index,
                           uint32_t block_len);
 
