@@ -81,9 +81,7 @@ void WriteBuffer::Cut(uint64_t lo, uint64_t hi) {
     bytes_ -= std::min(e, hi) - std::max(s, lo);
     if (e > hi) {
       // Keep the tail [hi, e) as its own extent; the loop ends on it.
-      Pages tail(pool_);
-      tail.AppendRange(it->second, hi - s, e - hi);
-      extents_.emplace_hint(std::next(it), hi, std::move(tail));
+      extents_.emplace_hint(std::next(it), hi, it->second.Take(hi - s, e - s));
     }
     if (s < lo) {
       it->second.Shrink(lo - s);  // keep the head [s, lo)
