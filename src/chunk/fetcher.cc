@@ -22,7 +22,6 @@ struct Fetcher::Flight {
   uint32_t index = 0;
   uint64_t offset = 0;  // range fetched: the whole block, or (uncached) the piece
   uint64_t length = 0;
-  bool registered = false;  // in flights_ (whole-block flights only)
   uint64_t charge = 0;      // readahead budget held until unregistered
 
   std::atomic<bool> claimed{false};
@@ -48,19 +47,23 @@ Status Fetcher::Read(const std::vector<Piece>& pieces, char* dst) {
     bool mine;  // made by this read
   };
   std::vector<Wanted> wanted;
-  std::vector<FlightPtr> created;
+  wanted.reserve(pieces.size());
   for (const Piece& p : pieces) {
     bool made = false;
     FlightPtr f = Lookup(p, dst, &made);
     if (!f) continue;  // served by the cache
-    if (made) created.push_back(f);
     wanted.push_back({&p, std::move(f), made});
   }
   // The pool takes all but the first of the flights made here; this thread
   // starts on the first.
-  for (size_t i = 1; i < created.size(); ++i) {
-    FlightPtr f = created[i];
-    (void)pool_.Submit([this, f] { RunIfUnclaimed(f); }, TaskPool::Priority::kHigh);
+  bool first = true;
+  for (const Wanted& w : wanted) {
+    if (!w.mine) continue;
+    if (first) {
+      first = false;
+      continue;
+    }
+    (void)pool_.Submit([this, f = w.flight] { RunIfUnclaimed(f); }, TaskPool::Priority::kHigh);
   }
   // Run every flight no worker has started yet before waiting for any, so
   // that this thread never idles while a block it needs is still queued.
@@ -124,7 +127,6 @@ Fetcher::PrefetchResult Fetcher::Prefetch(const std::string& key, uint64_t slice
   f->slice_id = slice_id;
   f->index = index;
   f->length = block_len;
-  f->registered = true;
   f->charge = block_len;
   for (int round = 0;; ++round) {
     const uint64_t generation = generation_.load();
@@ -178,7 +180,6 @@ Fetcher::FlightPtr Fetcher::Join(const Piece& p, uint64_t generation, bool* crea
   f->slice_id = p.slice_id;
   f->index = p.index;
   f->length = p.block_len;
-  f->registered = true;
   flights_.emplace(p.key, f);
   *created = true;
   return f;
@@ -239,7 +240,8 @@ void Fetcher::Finish(const FlightPtr& f, Status status, std::string data) {
     f->done = true;
   }
   f->done_cv.notify_all();
-  if (!f->registered) return;
+  // Without a cache, flights are private (never in flights_).
+  if (cache_ == nullptr) return;
   // Waiters are already copying from the flight; new readers still find it
   // until the block is in the cache, so the cache write costs them nothing.
   if (ok && QueueFill(f)) return;
