@@ -46,7 +46,6 @@ class TaskPool {
   // must run it itself or give up.
   bool Submit(std::function<void()> task, Priority priority);
 
-  int max_threads() const { return max_threads_; }
 
  private:
   void Work();

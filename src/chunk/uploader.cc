@@ -15,8 +15,7 @@ Uploader::Uploader(object::ObjectStore& store, cache::BlockCache* cache, TaskPoo
       cache_(cache),
       pool_(pool),
       background_pool_(background_pool),
-      options_(options),
-      writeback_(options.writeback && cache != nullptr) {}
+      options_(options) {}
 
 Uploader::~Uploader() { Stop(); }
 
@@ -51,7 +50,7 @@ Status Uploader::Write(uint64_t slice_id, const std::vector<Block>& blocks) {
 }
 
 Status Uploader::StoreBlock(uint64_t slice_id, const Block& b) {
-  if (writeback_) {
+  if (options_.writeback) {
     Status staged = cache_->Stage(b.key, b.data);
     if (staged.ok()) {
       ++staged_;

@@ -109,8 +109,7 @@ class Uploader {
   cache::BlockCache* const cache_;
   TaskPool& pool_;
   TaskPool& background_pool_;
-  const BlockStoreOptions& options_;
-  const bool writeback_;
+  const BlockStoreOptions& options_;  // writeback is set only with a cache (BlockStore)
 
   // Foreground budget.
   mutable std::mutex budget_mu_;
