@@ -163,11 +163,12 @@ void Vfs::Impl::ForgetVersion(Ino ino) {
   versions_.erase(ino);
 }
 
-void Vfs::Impl::SyncBufferEnd(InodeState& st) {
+void Vfs::Impl::SyncBufferEnd(InodeState& st, const meta::Timespec* mtime) {
   uint64_t end = st.buffer.End();
   uint64_t bytes = st.buffer.bytes();
   std::lock_guard small(st.mu);
   st.buffer_end = end;
+  if (mtime != nullptr) st.mtime = *mtime;
   buffered_total_.fetch_add(bytes - st.counted, std::memory_order_relaxed);  // modulo 2^64
   st.counted = bytes;
 }

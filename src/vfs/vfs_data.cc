@@ -415,11 +415,8 @@ Result<size_t> Vfs::Write(const Context& ctx, Ino ino, uint64_t fh, uint64_t off
       ASSIGN_OR_RETURN(touched, impl_->CommitLocked(ino, *st));
     }
     st->buffer.Write(off, data);
-    {
-      std::lock_guard small(st->mu);
-      st->mtime = meta::Now();
-    }
-    impl_->SyncBufferEnd(*st);
+    const meta::Timespec now = meta::Now();
+    impl_->SyncBufferEnd(*st, &now);
     // Back-pressure: once the mount's buffers together pass buffer_size, a
     // writer stores its own file's bytes before it returns, so memory stays
     // near the bound however many files are written at once.

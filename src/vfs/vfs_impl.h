@@ -163,8 +163,8 @@ class Vfs::Impl {
   // Records attributes returned by a local change (commit, truncate, ...).
   static void Changed(InodeState& st, const Attr& attr);
   // Refreshes buffer_end and the mount's count of buffered bytes after a
-  // change of the buffer; io_mu held.
-  void SyncBufferEnd(InodeState& st);
+  // change of the buffer, and records `mtime` (a write's) if given; io_mu held.
+  void SyncBufferEnd(InodeState& st, const meta::Timespec* mtime = nullptr);
   // Whether `attr` is the version of the file last opened here (and records
   // it); ForgetVersion when a change here may keep length and mtime.
   bool SameVersion(Ino ino, const Attr& attr);
