@@ -6,9 +6,10 @@ set -euo pipefail
 
 # Build tools, libraries (see DESIGN.md, "Dependencies"), test tools
 # (fuse3: fusermount3; psmisc: fuser; attr/acl: xattr and ACL tools;
-# redis-server: the server scripts/test.sh starts for the redis tests).
+# redis-server: the server scripts/test.sh starts for the redis tests; ninja-build
+# and ccache: a fast build, see scripts/build.sh).
 PACKAGES=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git ninja-build ccache
   libfuse3-dev fuse3
   librocksdb-dev
   libcurl4-openssl-dev libssl-dev libpugixml-dev
