@@ -93,6 +93,7 @@ Result<Request> Validate(const FormatArgs& a, const EnvLookup& env) {
         "--storage s3 only");
   }
   r.store.storage = a.storage;
+  ASSIGN_OR_RETURN(r.store.io, ResolveIoPolicy(a.store));
   if (a.storage == "s3") {
     if (auto parsed = ParseS3Bucket(a.bucket); !parsed) return parsed.error();
     ASSIGN_OR_RETURN(r.store.credentials, ResolveCredentials(a.store, env, nullptr));

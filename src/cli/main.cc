@@ -17,9 +17,9 @@ namespace {
 constexpr const char* kMetaUrlHelp =
     "where the volume's metadata lives: rocksdb:///absolute/dir (one process at a time)";
 
-// --access-key, --secret-key and --region, for the commands that open an s3
-// store. A mount uses what the volume stores unless these (or, for the keys,
-// the AWS_* variables) are given.
+// --access-key, --secret-key, --region and the --io-* retry policy, for the
+// commands that open an s3 store. A mount uses what the volume stores unless these (or, for the
+// keys, the AWS_* variables) are given.
 void AddStoreFlags(CLI::App& cmd, StoreFlags& flags, bool mount) {
   std::string keys_default =
       mount ? "; default $AWS_ACCESS_KEY_ID, else the volume's" : "; default $AWS_ACCESS_KEY_ID";
@@ -33,6 +33,16 @@ void AddStoreFlags(CLI::App& cmd, StoreFlags& flags, bool mount) {
                  mount ? "for s3: the region to sign requests for; default the volume's"
                        : "for s3: the region to sign requests for; default $AWS_REGION, else "
                          "taken from the endpoint, else us-east-1");
+  cmd.add_option("--io-retries", flags.io_retries,
+                 "for s3: attempts per request, the first included (1: no retries)")
+      ->capture_default_str();
+  cmd.add_option("--io-timeout", flags.io_timeout_sec,
+                 "for s3: seconds a request may move no byte before it is abandoned and sent "
+                 "again (a large transfer is also held to 1 MiB/s)")
+      ->capture_default_str();
+  cmd.add_option("--io-max-time", flags.io_max_time_sec,
+                 "for s3: seconds after a request's first attempt past which no retry starts")
+      ->capture_default_str();
 }
 
 int Main(int argc, char** argv) {

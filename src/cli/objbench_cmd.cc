@@ -298,6 +298,7 @@ struct Plan {
 Result<Plan> Validate(const ObjbenchArgs& a, const EnvLookup& env) {
   Plan plan;
   plan.spec.storage = a.storage;
+  ASSIGN_OR_RETURN(plan.spec.io, ResolveIoPolicy(a.store));
   if (a.storage == "s3") {
     if (auto parsed = ParseS3Bucket(a.bucket); !parsed) return parsed.error();
     ASSIGN_OR_RETURN(plan.spec.credentials, ResolveCredentials(a.store, env, nullptr));

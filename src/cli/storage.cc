@@ -199,9 +199,27 @@ std::string ResolveRegion(std::string_view bucket_url, std::string_view flag, co
   return std::string(kFallbackRegion);
 }
 
+Result<object::IoPolicy> ResolveIoPolicy(const StoreFlags& flags) {
+  object::IoPolicy io;
+  // Whole milliseconds; NaN and the infinities fail the range checks below.
+  auto millis = [](double seconds, std::string_view flag) -> Result<std::chrono::milliseconds> {
+    if (!(seconds >= 0 && seconds <= 86'400)) {
+      return Invalid("--" + std::string(flag) + " " + std::to_string(seconds) +
+                     " is out of range: give seconds from 0 to 86400");
+    }
+    return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  };
+  io.max_attempts = flags.io_retries;
+  ASSIGN_OR_RETURN(io.stall_timeout, millis(flags.io_timeout_sec, "io-timeout"));
+  ASSIGN_OR_RETURN(io.max_time, millis(flags.io_max_time_sec, "io-max-time"));
+  RETURN_IF_ERROR(io.Validate());
+  return io;
+}
+
 Result<StoreSpec> VolumeStoreSpec(const meta::VolumeConfig& config, const StoreFlags& flags,
                                   const EnvLookup& env) {
   StoreSpec spec;
+  ASSIGN_OR_RETURN(spec.io, ResolveIoPolicy(flags));
   spec.storage = config.storage;
   spec.bucket = config.bucket;
   if (config.storage == "file") {
@@ -343,6 +361,7 @@ Result<std::shared_ptr<object::ObjectStore>> OpenStore(const StoreSpec& spec, bo
   }
   ASSIGN_OR_RETURN(object::s3::S3Options options, ParseS3Bucket(spec.bucket));
   options.region = spec.region;
+  options.retry = spec.io;
   options.credentials.access_key = spec.credentials.access_key;
   options.credentials.secret_key = spec.credentials.secret_key;
   options.credentials.session_token = spec.credentials.session_token;

@@ -10,6 +10,7 @@
 // access key id; a secret is never printed.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "common/status.h"
 #include "meta/meta.h"
 #include "object/object_store.h"
+#include "object/retry.h"
 #include "object/s3/s3_options.h"
 
 namespace shoal::cli {
@@ -38,7 +40,20 @@ struct StoreFlags {
   std::string access_key;
   std::string secret_key;
   std::string region;
+  // --io-retries, --io-timeout, --io-max-time: the retry policy of every
+  // request to the store (object/retry.h has the defaults and why).
+  int io_retries = object::IoPolicy{}.max_attempts;
+  double io_timeout_sec = SecondsOf(object::IoPolicy{}.stall_timeout);
+  double io_max_time_sec = SecondsOf(object::IoPolicy{}.max_time);
+
+  static constexpr double SecondsOf(std::chrono::milliseconds d) {
+    return static_cast<double>(d.count()) / 1000;
+  }
 };
+
+// The retry policy the --io-* flags ask for; kInvalid naming the flag that
+// is out of range.
+Result<object::IoPolicy> ResolveIoPolicy(const StoreFlags& flags);
 
 enum class CredentialSource { kNone, kFlags, kEnvironment, kVolume };
 
@@ -89,11 +104,13 @@ struct StoreSpec {
   std::string bucket;   // a directory for file; a bucket URL for s3
   Credentials credentials;
   std::string region;
+  object::IoPolicy io;  // for s3: retries and stall detection
 };
 
 // The StoreSpec of a formatted volume, with credentials and region resolved
-// as above (flags and environment win over the record). kInvalid for an s3
-// volume when no source has credentials.
+// as above (flags and environment win over the record) and the --io-* policy.
+// kInvalid for an s3 volume when no source has credentials, or for --io-*
+// flags out of range.
 Result<StoreSpec> VolumeStoreSpec(const meta::VolumeConfig& config, const StoreFlags& flags,
                                   const EnvLookup& env);
 

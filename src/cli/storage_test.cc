@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <string>
 
@@ -256,6 +257,60 @@ TEST(ProbeStore, RefusesAPrefixThatHoldsAnotherVolumesData) {
   ASSERT_TRUE(other.Put("volume2/chunks/x", "x").ok());
   EXPECT_TRUE(ProbeStore(other, spec, "vol/", /*require_empty=*/true).ok());
   EXPECT_TRUE(ProbeStore(store, spec, "vol/", /*require_empty=*/false).ok());
+}
+
+TEST(ResolveIoPolicy, DefaultsAndFlags) {
+  Result<object::IoPolicy> io = ResolveIoPolicy({});
+  ASSERT_TRUE(io.has_value()) << io.error().ToString();
+  EXPECT_EQ(io->max_attempts, object::IoPolicy{}.max_attempts);
+  EXPECT_EQ(io->stall_timeout, object::IoPolicy{}.stall_timeout);
+  EXPECT_EQ(io->max_time, object::IoPolicy{}.max_time);
+
+  StoreFlags flags;
+  flags.io_retries = 3;
+  flags.io_timeout_sec = 2.5;
+  flags.io_max_time_sec = 30;
+  io = ResolveIoPolicy(flags);
+  ASSERT_TRUE(io.has_value()) << io.error().ToString();
+  EXPECT_EQ(io->max_attempts, 3);
+  EXPECT_EQ(io->stall_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(io->max_time, std::chrono::seconds(30));
+}
+
+TEST(ResolveIoPolicy, OutOfRangeNamesTheFlag) {
+  auto with = [](auto set) {
+    StoreFlags f;
+    set(f);
+    return f;
+  };
+  const std::pair<StoreFlags, std::string> cases[] = {
+      {with([](StoreFlags& f) { f.io_retries = 0; }), "--io-retries"},
+      {with([](StoreFlags& f) { f.io_timeout_sec = 0.1; }), "--io-timeout"},
+      {with([](StoreFlags& f) { f.io_timeout_sec = -1; }), "--io-timeout"},
+      {with([](StoreFlags& f) { f.io_max_time_sec = -5; }), "--io-max-time"},
+      {with([](StoreFlags& f) { f.io_max_time_sec = std::numeric_limits<double>::quiet_NaN(); }),
+       "--io-max-time"},
+  };
+  for (const auto& [flags, name] : cases) {
+    Result<object::IoPolicy> io = ResolveIoPolicy(flags);
+    ASSERT_FALSE(io.has_value()) << name;
+    EXPECT_EQ(io.error().code(), Code::kInvalid);
+    EXPECT_NE(io.error().message().find(name), std::string::npos) << io.error().message();
+  }
+}
+
+TEST(VolumeStoreSpec, CarriesTheIoPolicy) {
+  meta::VolumeConfig c;
+  c.name = "v";
+  c.storage = "file";
+  c.bucket = "/tmp/somewhere";
+  StoreFlags flags;
+  flags.io_retries = 4;
+  Result<StoreSpec> spec = VolumeStoreSpec(c, flags, Env({}));
+  ASSERT_TRUE(spec.has_value()) << spec.error().ToString();
+  EXPECT_EQ(spec->io.max_attempts, 4);
+  flags.io_retries = -1;
+  EXPECT_EQ(VolumeStoreSpec(c, flags, Env({})).error().code(), Code::kInvalid);
 }
 
 }  // namespace

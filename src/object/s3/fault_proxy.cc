@@ -148,9 +148,18 @@ void FaultProxy::FailNext(Fault fault, int count, std::string method) {
   for (int i = 0; i < count; ++i) pending_.push_back({fault, method});
 }
 
+void FaultProxy::FailRandomly(double share, std::vector<Fault> kinds, uint64_t seed) {
+  std::lock_guard lock(mu_);
+  random_share_ = kinds.empty() ? 0 : share;
+  random_kinds_ = std::move(kinds);
+  random_.seed(seed);
+}
+
 void FaultProxy::Clear() {
   std::lock_guard lock(mu_);
   pending_.clear();
+  random_share_ = 0;
+  random_kinds_.clear();
 }
 
 Fault FaultProxy::Take(const std::string& method) {
@@ -161,6 +170,10 @@ Fault FaultProxy::Take(const std::string& method) {
       pending_.erase(it);
       return f;
     }
+  }
+  if (random_share_ > 0 && std::uniform_real_distribution<double>(0, 1)(random_) < random_share_) {
+    return random_kinds_[std::uniform_int_distribution<size_t>(0,
+                                                               random_kinds_.size() - 1)(random_)];
   }
   return Fault::kNone;
 }

@@ -4,14 +4,17 @@
 // Each client connection carries one request: the proxy reads it, and
 // either forwards it to the server and relays the answer (with
 // "Connection: close"), or injects the fault queued for it. Faults are taken
-// in order, one per request, from what FailNext() queued.
+// in order, one per request, from what FailNext() queued; a request with no
+// queued fault meets a random one with the chance FailRandomly() set.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,7 +45,11 @@ class FaultProxy {
   // The next `count` requests (whose method is `method`, when not empty)
   // get `fault`. Queued after faults already queued.
   void FailNext(Fault fault, int count, std::string method = "");
-  // Drops all queued faults.
+  // From now on, each request that finds no queued fault meets one of
+  // `kinds`, drawn uniformly, with probability `share` (0 turns this off).
+  // Deterministic for a given seed and order of requests.
+  void FailRandomly(double share, std::vector<Fault> kinds, uint64_t seed = 1);
+  // Drops all queued faults and turns random faults off.
   void Clear();
   // How long a stalled request waits before the proxy closes it.
   void set_stall_time(std::chrono::milliseconds t) { stall_time_ = t; }
@@ -76,6 +83,9 @@ class FaultProxy {
   std::mutex mu_;
   std::condition_variable stop_cv_;
   std::deque<Pending> pending_;
+  double random_share_ = 0;  // guarded by mu_, like the two below
+  std::vector<Fault> random_kinds_;
+  std::mt19937_64 random_;
   std::vector<std::thread> workers_;
   std::thread acceptor_;
 };

@@ -24,6 +24,9 @@ void GlobalInitOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// An attempt whose request gives no stall limit.
+constexpr std::chrono::milliseconds kDefaultStall{30'000};
+
 TransportError Classify(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -39,6 +42,11 @@ TransportError Classify(CURLcode code) {
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_WEIRD_SERVER_REPLY:
+    // A garbled answer: an answer cut before its status line reads as
+    // "HTTP/0.9", which libcurl reports so. Shoal's own URLs are always http
+    // or https, so this code means nothing else here.
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_BAD_CONTENT_ENCODING:
       return TransportError::kReset;
     case CURLE_PARTIAL_FILE:
       return TransportError::kTruncated;
@@ -182,8 +190,14 @@ class CurlHttpClient : public HttpClient {
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_limit);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time.count()));
+    // No byte in either direction for limits.stall (whole seconds: libcurl's
+    // unit, rounded up) is a stall.
+    auto stall = request.limits.stall.count() > 0 ? request.limits.stall : kDefaultStall;
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>((stall.count() + 999) / 1000));
+    if (request.limits.total.count() > 0) {
+      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.limits.total.count()));
+    }
     if (!options_.ca_bundle.empty())
       curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
@@ -275,5 +289,7 @@ HttpOptions HttpOptions::FromEnvironment() {
 std::unique_ptr<HttpClient> NewCurlHttpClient(const HttpOptions& options) {
   return std::make_unique<CurlHttpClient>(options);
 }
+
+TransportError ClassifyCurlError(int code) { return Classify(static_cast<CURLcode>(code)); }
 
 }  // namespace shoal::object::s3

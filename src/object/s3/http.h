@@ -5,9 +5,11 @@
 // A request borrows a handle, so each thread in flight has its own
 // connection; a returned handle keeps its connection open for the next
 // request to the same host. DNS answers and TLS sessions are shared between
-// handles. Timeouts: connecting is bounded, and a transfer that moves less
-// than `low_speed_limit` bytes a second for `low_speed_time` is cut off (a
-// stalled server), so no request waits forever.
+// handles. Timeouts: connecting is bounded, and each request carries its own
+// limits (object/retry.h): a transfer that moves no byte for `limits.stall`,
+// or takes longer than `limits.total`, fails with kTimeout, so no request
+// waits forever. A request that failed without an answer leaves its
+// connection closed: the next one opens a new connection.
 //
 // Threading: Send may be called from many threads at once.
 #pragma once
@@ -17,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "object/retry.h"
 #include "object/s3/sigv4.h"
 
 namespace shoal::object::s3 {
@@ -27,10 +30,12 @@ struct HttpRequest {
   HeaderList headers;  // sent as given (Host is set by the client from the URL)
   // Not owned: must stay valid until Send returns.
   std::string_view body;
+  // How long this attempt may take; a zero stall means 30 s.
+  AttemptLimits limits;
 };
 
-// Why a request got no complete response. Everything but kOther and kTls
-// may go away when the request is sent again.
+// Why a request got no complete response. Everything but kResolve, kTls and
+// kOther may go away when the request is sent again.
 enum class TransportError {
   kNone,
   kResolve,    // the host name does not resolve
@@ -63,11 +68,6 @@ class HttpClient {
 
 struct HttpOptions {
   std::chrono::milliseconds connect_timeout{10'000};
-  // A transfer slower than this many bytes a second for low_speed_time fails
-  // with kTimeout. This also bounds how long a server may think before it
-  // answers.
-  long low_speed_limit = 1024;  // NOLINT(google-runtime-int): libcurl's type
-  std::chrono::seconds low_speed_time{30};
   // A CA bundle file for https; empty means the system's store.
   std::string ca_bundle;
   // Idle handles kept for reuse; more may be in use at once.
@@ -78,5 +78,8 @@ struct HttpOptions {
 };
 
 std::unique_ptr<HttpClient> NewCurlHttpClient(const HttpOptions& options);
+
+// How libcurl's result code `code` (a CURLcode) is classified.
+TransportError ClassifyCurlError(int code);
 
 }  // namespace shoal::object::s3

@@ -4,6 +4,7 @@
 // never wrong.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <random>
 #include <string>
@@ -42,12 +43,18 @@ class S3FaultTest : public ::testing::Test {
     options->endpoint = "127.0.0.1:" + std::to_string(proxy_->port());
     options->use_tls = false;
     // Stalls are noticed after 1 s without progress.
-    options->http.low_speed_limit = 1;
-    options->http.low_speed_time = std::chrono::seconds(1);
+    options->retry.stall_timeout = std::chrono::seconds(1);
     options->retry.max_attempts = 4;
     options_ = *options;
     store_ = testing::OpenTestStore(options_);
     ASSERT_NE(store_, nullptr);
+  }
+  // The fixture's options with multipart uploads from 6 MiB, in 5 MiB parts.
+  S3Options MultipartOptions() const {
+    S3Options o = options_;
+    o.multipart_threshold = 6 << 20;
+    o.part_size = 5 << 20;
+    return o;
   }
   void TearDown() override {
     if (proxy_ != nullptr) proxy_->Clear();
@@ -153,9 +160,7 @@ TEST_F(S3FaultTest, NotFoundIsNotRetried) {
 
 // Multipart uploads survive faults on their parts and on completion.
 TEST_F(S3FaultTest, MultipartWithFaults) {
-  S3Options o = options_;
-  o.multipart_threshold = 6 << 20;
-  o.part_size = 5 << 20;
+  S3Options o = MultipartOptions();
   std::shared_ptr<S3Store> store = testing::OpenTestStore(o);
   ASSERT_NE(store, nullptr);
   std::string data = RandomBytes(11 << 20, 99);
@@ -166,6 +171,49 @@ TEST_F(S3FaultTest, MultipartWithFaults) {
   ASSERT_TRUE(st.ok()) << st.ToString();
   proxy_->FailNext(Fault::kTruncate, 2, "GET");
   Result<std::string> got = store->Get("mp");
+  ASSERT_TRUE(got.has_value()) << got.error().ToString();
+  EXPECT_TRUE(*got == data);
+  testing::Clear(*store);
+}
+
+// A request the server accepts and never answers is abandoned once it has
+// moved nothing for the stall timeout (1 s here), and sent again on a new
+// connection: it does not wait for the server to give up.
+TEST_F(S3FaultTest, StalledRequestIsAbandonedAndSentAgain) {
+  proxy_->set_stall_time(std::chrono::milliseconds(60'000));
+  std::string data = RandomBytes(4096, 7);
+  for (const char* method : {"PUT", "GET"}) {
+    SCOPED_TRACE(method);
+    proxy_->FailNext(Fault::kStall, 1, method);
+    auto start = std::chrono::steady_clock::now();
+    if (std::string(method) == "PUT") {
+      Status st = store_->Put("stalled", data);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+    } else {
+      Result<std::string> got = store_->Get("stalled");
+      ASSERT_TRUE(got.has_value()) << got.error().ToString();
+      EXPECT_TRUE(*got == data);
+    }
+    // Far less than the 60 s the proxy would hold the request.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+    EXPECT_EQ(proxy_->pending(), 0);
+  }
+}
+
+// The answer to CompleteMultipartUpload is cut: the upload is done, and the
+// retry finds no upload. The HEAD that follows sees the object this upload
+// made (S3's multipart ETag), so the Put succeeds.
+TEST_F(S3FaultTest, LostCompletionAnswerIsConfirmed) {
+  S3Options o = MultipartOptions();
+  std::shared_ptr<S3Store> store = testing::OpenTestStore(o);
+  ASSERT_NE(store, nullptr);
+  std::string data = RandomBytes(11 << 20, 98);
+  proxy_->FailNext(Fault::kNone, 1, "POST");      // create
+  proxy_->FailNext(Fault::kTruncate, 1, "POST");  // complete: done, its answer cut
+  Status st = store->Put("lost", data);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(proxy_->pending(), 0);
+  Result<std::string> got = store->Get("lost");
   ASSERT_TRUE(got.has_value()) << got.error().ToString();
   EXPECT_TRUE(*got == data);
   testing::Clear(*store);

@@ -23,20 +23,11 @@
 
 #include "common/status.h"
 #include "object/object_store.h"
+#include "object/retry.h"
 #include "object/s3/http.h"
 #include "object/s3/sigv4.h"
 
 namespace shoal::object::s3 {
-
-struct RetryOptions {
-  // Attempts per request, the first included; 1 disables retries.
-  int max_attempts = 6;
-  // No retry starts later than this after the first attempt began.
-  std::chrono::milliseconds max_time{30'000};
-  // Backoff before retry n (1-based) is uniform in [0, min(max_delay, base_delay * 2^n)].
-  std::chrono::milliseconds base_delay{100};
-  std::chrono::milliseconds max_delay{5'000};
-};
 
 struct S3Options {
   std::string
@@ -56,7 +47,8 @@ struct S3Options {
   uint64_t multipart_threshold = 32 << 20;
   uint64_t part_size = 8 << 20;
 
-  RetryOptions retry;
+  // Retries, backoff and stall detection of every request (object/retry.h).
+  IoPolicy retry;
   HttpOptions http;
 
   // The store as a URL that opens it again, without credentials.

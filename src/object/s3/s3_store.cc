@@ -23,6 +23,9 @@ constexpr uint64_t kMaxParts = 10'000;
 // ListObjectsV2 returns at most this many entries a page.
 constexpr size_t kMaxPageKeys = 1000;
 
+// What a message says after the retries ran out.
+constexpr std::string_view kRetryHint = "--io-retries and --io-max-time allow more";
+
 // "20150830T123600Z", now.
 std::string AmzDate() {
   time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -80,10 +83,6 @@ size_t ValidUtf8Length(std::string_view s, bool* incomplete = nullptr) {
 
 bool IsValidUtf8(std::string_view s) { return ValidUtf8Length(s) == s.size(); }
 
-bool IsRetryableStatus(long status) {  // NOLINT(google-runtime-int)
-  return status == 408 || status == 429 || status >= 500;
-}
-
 bool IsRetryableTransport(TransportError e) {
   return e == TransportError::kConnect || e == TransportError::kTimeout ||
          e == TransportError::kReset || e == TransportError::kTruncated;
@@ -125,6 +124,25 @@ bool ParseContentRange(std::string_view v, uint64_t* first, uint64_t* last) {
          *first <= *last;
 }
 
+// The ETag S3 gives an object made by a multipart upload: the MD5 of the
+// parts' MD5s (their ETags, in hex), a dash, and the number of parts.
+std::string MultipartEtag(const std::vector<std::string>& part_etags) {
+  std::string digests;
+  for (std::string_view etag : part_etags) {
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+      etag = etag.substr(1, etag.size() - 2);
+    }
+    if (etag.size() != 32) return "";
+    for (size_t i = 0; i < etag.size(); i += 2) {
+      unsigned byte = 0;
+      auto [end, ec] = std::from_chars(etag.data() + i, etag.data() + i + 2, byte, 16);
+      if (ec != std::errc() || end != etag.data() + i + 2) return "";
+      digests.push_back(static_cast<char>(byte));
+    }
+  }
+  return "\"" + Md5Hex(digests) + "-" + std::to_string(part_etags.size()) + "\"";
+}
+
 }  // namespace
 
 struct S3Store::Request {
@@ -144,6 +162,11 @@ struct S3Store::Request {
   std::string payload_hash = std::string(kEmptySha256);
   // CompleteMultipartUpload may answer 200 with an <Error> body.
   bool error_in_ok = false;
+  // Bytes the answer is expected to carry (a ranged GET), for the attempt's
+  // time limit; 0 when unknown.
+  uint64_t expect_bytes = 0;
+  // The server may think long before it answers (LimitsFor).
+  bool patient = false;
 };
 
 Result<std::unique_ptr<S3Store>> S3Store::Open(S3Options options) {
@@ -164,7 +187,7 @@ Result<std::unique_ptr<S3Store>> S3Store::Open(S3Options options,
     return Invalid(where + ": a part size of " + std::to_string(options.part_size) +
                    " bytes is under S3's minimum of 5 MiB");
   }
-  if (options.retry.max_attempts < 1) options.retry.max_attempts = 1;
+  if (Status st = options.retry.Validate(); !st.ok()) return Invalid(where + ": " + st.message());
   if (options.credentials.access_key.empty() || options.credentials.secret_key.empty()) {
     return Invalid(where +
                    ": no credentials: give an access key and a secret key (for example in "
@@ -249,29 +272,23 @@ HttpRequest S3Store::Build(const Request& r) const {
   return h;
 }
 
-std::chrono::milliseconds S3Store::Backoff(int retry) {
-  const RetryOptions& r = options_.retry;
-  int64_t cap = r.base_delay.count() << std::min(retry, 20);
-  cap = std::min<int64_t>(cap, r.max_delay.count());
-  std::lock_guard lock(random_mu_);
-  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, cap)(random_));
-}
-
-// A 5xx, 408 or 429; or the 200 with an <Error> inside that
+// A 5xx (but 501 and 505), 408 or 429; or the 200 with an <Error> inside that
 // CompleteMultipartUpload may give.
 bool S3Store::ServerSaysRetry(const Request& request, const HttpResponse& response) {
-  if (IsRetryableStatus(response.status)) return true;
+  if (IsRetryableHttpStatus(response.status)) return true;
   return request.error_in_ok && response.status == 200 &&
          !ParseErrorBody(response.body).code.empty();
 }
 
 Result<HttpResponse> S3Store::Execute(const Request& request) {
-  const Clock::time_point start = Clock::now();
+  RetryBudget budget(options_.retry, Clock::now());
+  const AttemptLimits limits =
+      LimitsFor(options_.retry, request.body.size() + request.expect_bytes, request.patient);
   HttpResponse response;
-  int attempt = 0;
   while (true) {
-    ++attempt;
-    response = http_->Send(Build(request));
+    HttpRequest http = Build(request);
+    http.limits = limits;
+    response = http_->Send(http);
     bool retry = false;
     if (response.error != TransportError::kNone) {
       retry = IsRetryableTransport(response.error);
@@ -291,27 +308,33 @@ Result<HttpResponse> S3Store::Execute(const Request& request) {
       }
     }
     if (!retry) break;
-    if (attempt >= options_.retry.max_attempts) break;
-    std::chrono::milliseconds delay = Backoff(attempt);
-    if (Clock::now() - start + delay > options_.retry.max_time) break;
-    std::this_thread::sleep_for(delay);
+    std::optional<std::chrono::milliseconds> delay;
+    {
+      std::lock_guard lock(random_mu_);
+      delay = budget.Next(Clock::now(), random_);
+    }
+    if (!delay.has_value()) break;
+    std::this_thread::sleep_for(*delay);
   }
   if (response.error != TransportError::kNone) {
-    return TransportFailure(request, response, attempt);
+    return TransportFailure(request, response, budget.Describe(Clock::now()));
   }
   if (ServerSaysRetry(request, response)) {
     Status st = ResponseError(request, response);
-    return Status(st.code(), st.message() + " (gave up after " + std::to_string(attempt) +
-                                 (attempt == 1 ? " attempt)" : " attempts)"));
+    return Status(st.code(), st.message() + " (gave up after " + budget.Describe(Clock::now()) +
+                                 "; " + std::string(kRetryHint) + ")");
   }
   return response;
 }
 
 Status S3Store::TransportFailure(const Request& request, const HttpResponse& response,
-                                 int attempts) const {
+                                 const std::string& attempts) const {
   std::string m = Where(request) + ": " + std::string(TransportWhat(response.error)) + " (" +
-                  response.error_message + "; " + std::to_string(attempts) +
-                  (attempts == 1 ? " attempt)" : " attempts)");
+                  response.error_message;
+  if (IsRetryableTransport(response.error)) {
+    m += "; gave up after " + attempts + "; " + std::string(kRetryHint);
+  }
+  m += ")";
   if (response.error == TransportError::kTruncated) return IoError(Redact(std::move(m)));
   return Unavailable(Redact(std::move(m)));
 }
@@ -369,7 +392,7 @@ Status S3Store::ResponseError(const Request& request, const HttpResponse& respon
     m += "the bucket is not in region '" + options_.region + "'";
     if (!region.empty()) m += ": it is in '" + region + "', so add ?region=" + region;
     if (!e.endpoint.empty()) m += " (use the endpoint " + e.endpoint + ")";
-  } else if (IsRetryableStatus(response.status)) {
+  } else if (IsRetryableHttpStatus(response.status)) {
     status_code = Code::kUnavailable;
     m += "the server failed or is overloaded; try again later";
   } else if (response.status == 400 || response.status == 405 || response.status == 411 ||
@@ -453,10 +476,22 @@ Status S3Store::PutMultipart(std::string_view key, std::string_view data) {
   complete.body = xml;
   complete.payload_hash = Sha256Hex(xml);
   complete.error_in_ok = true;
+  complete.patient = true;
   Result<HttpResponse> done = Execute(complete);
+  if (done.has_value() && done->status == 200) return OkStatus();
+  // An attempt may have completed the upload and lost its answer: the
+  // retries then find no upload (S3 says 404 NoSuchUpload; other servers
+  // fail otherwise). The object tells: its ETag is the one this upload makes,
+  // S3's multipart ETag or, on servers that store the object whole (s3rver),
+  // the MD5 of all of it. Both follow from the bytes, so neither matches an
+  // older object under this key.
+  Result<ObjectInfo> info = Head(key);
+  if (info.has_value() && info->size == data.size() && !info->etag.empty() &&
+      (info->etag == MultipartEtag(etags) || info->etag == "\"" + Md5Hex(data) + "\"")) {
+    return OkStatus();
+  }
   if (!done.has_value()) return abort(done.error());
-  if (done->status != 200) return abort(ResponseError(complete, *done));
-  return OkStatus();
+  return abort(ResponseError(complete, *done));
 }
 
 Result<std::string> S3Store::Get(std::string_view key, uint64_t offset, uint64_t length) {
@@ -471,6 +506,7 @@ Result<std::string> S3Store::Get(std::string_view key, uint64_t offset, uint64_t
       range += std::to_string(offset + length - 1);
     }
     r.headers.emplace_back("Range", std::move(range));
+    r.expect_bytes = length;
   }
   ASSIGN_OR_RETURN(HttpResponse resp, Execute(r));
   if (resp.status == 416) return std::string();  // the object is shorter than offset

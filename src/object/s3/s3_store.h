@@ -2,12 +2,15 @@
 // Cloudflare R2, Backblaze B2, MinIO, ...).
 //
 // Requests are signed with SigV4 (sigv4.h) and sent through an HttpClient
-// (http.h). Each request is retried, with exponential backoff and jitter,
-// when it may succeed on a second try: a 5xx or 408/429 answer (503 SlowDown
-// included), a timeout or stall, a broken connection, a body cut short.
-// Other 4xx answers fail at once. Every error names the operation, the key,
-// the bucket and endpoint, the HTTP status, S3's error code and the request
-// id, and says what to do; none ever holds the secret key.
+// (http.h). Each request is retried as options.retry says (object/retry.h:
+// backoff with full jitter, a budget of attempts and time, stalls detected
+// by size) when it may succeed on a second try: a 5xx or 408/429 answer (503
+// SlowDown included), a timeout or stall, a broken connection, a body cut
+// short or garbled. Other 4xx answers fail at once. A multipart upload
+// retries each part alone; a CompleteMultipartUpload whose answer was lost
+// (the retry finds no upload) is confirmed by a HEAD of the object's ETag. Every error names the
+// operation, the key, the bucket and endpoint, the HTTP status, S3's error code and the request id,
+// and says what to do; none ever holds the secret key.
 //
 // Mapping to the ObjectStore contract:
 //   Put      PutObject, signed with the SHA-256 of the body (S3 checks it);
@@ -86,19 +89,20 @@ class S3Store : public ObjectStore {
   Status CheckKey(std::string_view op, std::string_view key) const;
   // The error for an unexpected response.
   Status ResponseError(const Request& request, const HttpResponse& response) const;
-  Status TransportFailure(const Request& request, const HttpResponse& response, int attempts) const;
+  // `attempts`: "3 attempts in 4.2 s".
+  Status TransportFailure(const Request& request, const HttpResponse& response,
+                          const std::string& attempts) const;
   std::string Where(const Request& request) const;
   // `message` with every occurrence of the secret key replaced by "***".
   std::string Redact(std::string message) const;
 
   Status PutMultipart(std::string_view key, std::string_view data);
-  std::chrono::milliseconds Backoff(int retry);
 
   const S3Options options_;
   const std::string describe_;
   const std::shared_ptr<HttpClient> http_;
   std::mutex random_mu_;
-  std::mt19937_64 random_;
+  std::mt19937_64 random_;  // the backoff's jitter
 };
 
 }  // namespace shoal::object::s3

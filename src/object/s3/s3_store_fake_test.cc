@@ -1,5 +1,6 @@
 // S3Store over FakeS3 (no server): multipart uploads, paging, batch deletes,
 // errors, and the retry policy driven by a client that fails on command.
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -36,6 +37,7 @@ class ScriptedHttp : public HttpClient {
     {
       std::lock_guard lock(mu_);
       ++sent_;
+      limits_.push_back(request.limits);
       for (auto it = script_.begin(); it != script_.end(); ++it) {
         if (it->method == request.method) {
           change = it->change;
@@ -60,6 +62,11 @@ class ScriptedHttp : public HttpClient {
     std::lock_guard lock(mu_);
     return script_.size();
   }
+  // The time limits of every request sent so far.
+  std::vector<AttemptLimits> limits() {
+    std::lock_guard lock(mu_);
+    return limits_;
+  }
 
  private:
   struct Step {
@@ -71,6 +78,7 @@ class ScriptedHttp : public HttpClient {
   std::mutex mu_;
   std::deque<Step> script_;
   int sent_ = 0;
+  std::vector<AttemptLimits> limits_;
 };
 
 void Status503(HttpResponse* r) {
@@ -82,6 +90,12 @@ void Status503(HttpResponse* r) {
 void Reset(HttpResponse* r) {
   r->error = TransportError::kReset;
   r->error_message = "Connection reset by peer";
+}
+// What the client reports for a request that stalled past its limit.
+void Stall(HttpResponse* r) {
+  *r = HttpResponse{};
+  r->error = TransportError::kTimeout;
+  r->error_message = "Operation too slow";
 }
 
 std::string RandomBytes(size_t n, uint32_t seed) {
@@ -108,6 +122,13 @@ class S3StoreFakeTest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
+  // The fixture's options with multipart uploads from 6 MiB, in 5 MiB parts.
+  S3Options MultipartOptions() const {
+    S3Options o = options_;
+    o.multipart_threshold = 6 << 20;
+    o.part_size = 5 << 20;
+    return o;
+  }
   std::unique_ptr<S3Store> Open(const S3Options& o) {
     Result<std::unique_ptr<S3Store>> store = S3Store::Open(o, http_);
     EXPECT_TRUE(store.has_value()) << store.error().ToString();
@@ -121,9 +142,7 @@ class S3StoreFakeTest : public ::testing::Test {
 };
 
 TEST_F(S3StoreFakeTest, MultipartUpload) {
-  S3Options o = options_;
-  o.multipart_threshold = 6 << 20;
-  o.part_size = 5 << 20;
+  S3Options o = MultipartOptions();
   std::unique_ptr<S3Store> store = Open(o);
   std::string data = RandomBytes((10 << 20) + 1, 5);
   int before = fake_->requests();
@@ -137,9 +156,7 @@ TEST_F(S3StoreFakeTest, MultipartUpload) {
 }
 
 TEST_F(S3StoreFakeTest, MultipartRetriesPartsAndCompletion) {
-  S3Options o = options_;
-  o.multipart_threshold = 6 << 20;
-  o.part_size = 5 << 20;
+  S3Options o = MultipartOptions();
   std::unique_ptr<S3Store> store = Open(o);
   std::string data = RandomBytes(12 << 20, 6);
   http_->Push("POST", Status503);  // create, first try
@@ -161,9 +178,7 @@ TEST_F(S3StoreFakeTest, MultipartRetriesPartsAndCompletion) {
 }
 
 TEST_F(S3StoreFakeTest, FailedMultipartIsAborted) {
-  S3Options o = options_;
-  o.multipart_threshold = 6 << 20;
-  o.part_size = 5 << 20;
+  S3Options o = MultipartOptions();
   o.retry.max_attempts = 2;
   std::unique_ptr<S3Store> store = Open(o);
   http_->Push("PUT", nullptr);
@@ -329,6 +344,106 @@ TEST_F(S3StoreFakeTest, SessionTokenIsSent) {
   ASSERT_TRUE(spied.has_value());
   EXPECT_TRUE((*spied)->Put("k", "v").ok());
   EXPECT_EQ(seen, "TOKEN123");
+}
+
+TEST_F(S3StoreFakeTest, AttemptsCarryTimeLimitsSizedToTheRequest) {
+  S3Options o = options_;
+  o.retry.stall_timeout = std::chrono::seconds(5);
+  o.retry.min_throughput = 1 << 20;
+  o.multipart_threshold = 6 << 20;
+  o.part_size = 5 << 20;
+  std::unique_ptr<S3Store> store = Open(o);
+  using std::chrono::milliseconds;
+  ASSERT_TRUE(store->Put("small", std::string(4096, 'x')).ok());
+  AttemptLimits put = http_->limits().back();
+  EXPECT_EQ(put.stall, milliseconds(5000));
+  EXPECT_EQ(put.total, milliseconds(5000 + 3));
+  ASSERT_TRUE(store->Get("small", 0, 1 << 20).has_value());
+  EXPECT_EQ(http_->limits().back().total, milliseconds(5000 + 1000));
+  ASSERT_TRUE(store->Get("small").has_value());
+  EXPECT_EQ(http_->limits().back().total, milliseconds(0));  // size unknown: stall check only
+  ASSERT_TRUE(store->Put("big", RandomBytes(12 << 20, 9)).ok());
+  // The completion may take long before its answer; a part is held to its size.
+  std::vector<AttemptLimits> all = http_->limits();
+  EXPECT_EQ(all.back().stall, milliseconds(60'000));
+  EXPECT_EQ(all[all.size() - 2].total, milliseconds(5000 + 2000));  // the 2 MiB last part
+}
+
+TEST_F(S3StoreFakeTest, StalledRequestsAreRetried) {
+  http_->Push("PUT", Stall);
+  http_->Push("PUT", Stall);
+  int before = http_->sent();
+  Status st = store_->Put("k", "value");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(http_->sent() - before, 3);
+  EXPECT_EQ(store_->Get("k").value_or(""), "value");
+}
+
+TEST_F(S3StoreFakeTest, NotImplementedIsNotRetried) {
+  http_->Push("GET", [](HttpResponse* r) {
+    r->status = 501;
+    r->body = "<Error><Code>NotImplemented</Code></Error>";
+  });
+  int before = http_->sent();
+  EXPECT_FALSE(store_->Get("k").has_value());
+  EXPECT_EQ(http_->sent() - before, 1);
+}
+
+TEST_F(S3StoreFakeTest, GivingUpSaysHowLongAndWhichFlags) {
+  S3Options o = options_;
+  o.retry.max_attempts = 2;
+  std::unique_ptr<S3Store> store = Open(o);
+  http_->Push("PUT", Stall);
+  http_->Push("PUT", Stall);
+  Status st = store->Put("k", "v");
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("did not answer in time"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("gave up after 2 attempts in "), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("--io-retries"), std::string::npos) << st.message();
+}
+
+TEST_F(S3StoreFakeTest, DeleteAnsweredNotFoundAfterARetryIsDone) {
+  ASSERT_TRUE(store_->Put("k", "value").ok());
+  // The first DELETE removes the object but its answer is lost; the retry
+  // finds nothing to delete.
+  http_->Push("DELETE", Reset, /*after=*/true);
+  int before = http_->sent();
+  Status st = store_->Delete("k");
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(http_->sent() - before, 2);
+  EXPECT_EQ(store_->Head("k").error().code(), Code::kNotFound);
+}
+
+TEST_F(S3StoreFakeTest, LostCompletionAnswerIsConfirmedByHead) {
+  S3Options o = MultipartOptions();
+  std::unique_ptr<S3Store> store = Open(o);
+  std::string data = RandomBytes(12 << 20, 10);
+  http_->Push("POST", nullptr);                // create: through
+  http_->Push("POST", Reset, /*after=*/true);  // complete: done, answer lost
+  Status st = store->Put("m", data);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(http_->left(), 0u);
+  EXPECT_TRUE(store->Get("m").value_or("") == data);
+
+  // An upload that vanished without completing is an error, not a success.
+  http_->Push("POST", nullptr);
+  http_->Push("POST", [](HttpResponse* r) {
+    r->status = 404;
+    r->body = "<Error><Code>NoSuchUpload</Code></Error>";
+  });
+  st = store->Put("n", data);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("NoSuchUpload"), std::string::npos) << st.message();
+  EXPECT_EQ(store->Head("n").error().code(), Code::kNotFound);
+}
+
+TEST(HttpClassifyTest, GarbledAnswersAreRetryableResets) {
+  EXPECT_EQ(ClassifyCurlError(CURLE_UNSUPPORTED_PROTOCOL), TransportError::kReset);  // "HTTP/0.9"
+  EXPECT_EQ(ClassifyCurlError(CURLE_WEIRD_SERVER_REPLY), TransportError::kReset);
+  EXPECT_EQ(ClassifyCurlError(CURLE_OPERATION_TIMEDOUT), TransportError::kTimeout);
+  EXPECT_EQ(ClassifyCurlError(CURLE_PARTIAL_FILE), TransportError::kTruncated);
+  EXPECT_EQ(ClassifyCurlError(CURLE_COULDNT_RESOLVE_HOST), TransportError::kResolve);
+  EXPECT_EQ(ClassifyCurlError(CURLE_PEER_FAILED_VERIFICATION), TransportError::kTls);
 }
 
 }  // namespace
