@@ -3,10 +3,17 @@
 // requests (500, 503 SlowDown, reset, body cut short, stalled), and succeed;
 // when every request fails they give up within their --io-* budget with one
 // line that names what failed and how often it was tried.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <memory>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +25,38 @@ namespace {
 
 using object::s3::testing::Fault;
 using object::s3::testing::FaultProxy;
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::string data(n, '\0');
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v = random();
+    memcpy(&data[i], &v, 8);
+  }
+  return data;
+}
+
+// Writes `data` to a new file, fsyncs and closes it: "" or what failed, with errno.
+std::string WriteWhole(const std::string& path, const std::string& data) {
+  int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+  if (fd < 0) return "open " + path + ": " + strerror(errno);
+  std::string error;
+  for (size_t done = 0; done < data.size() && error.empty();) {
+    ssize_t n = ::write(fd, data.data() + done, std::min<size_t>(data.size() - done, 1 << 20));
+    if (n < 0) error = "write " + path + ": " + strerror(errno);
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (error.empty() && ::fsync(fd) != 0) error = "fsync " + path + ": " + strerror(errno);
+  if (::close(fd) != 0 && error.empty()) error = "close " + path + ": " + strerror(errno);
+  return error;
+}
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 class FlakyStoreTest : public ScratchTest {
  protected:
@@ -106,6 +145,47 @@ TEST_F(FlakyStoreTest, CommandsGiveUpWithinTheirBudgetWithOneLine) {
   r = Shoal(With(With({"fsck", meta_}, Keys()), {"--io-retries", "0"}));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--io-retries"), std::string::npos) << r.err;
+}
+
+// A mount through 3% stalled requests and 20% other faults (500, 503,
+// reset, cut body): a 100 MB file and 300 small files are written with no
+// error at write, fsync or close, and read back whole after a remount
+// without a cache (through the same faults); fsck finds nothing wrong.
+TEST_F(FlakyStoreTest, MountHidesStallsAndMixedFaults) {
+  Volume vol(tmp(), "vol", TestStorage::kS3);
+  vol.set_bucket(bucket_);
+  ASSERT_TRUE(vol.Format());
+  // Each kind below is 1% of requests.
+  std::vector<Fault> kinds(3, Fault::kStall);
+  for (Fault f : {Fault::kInternalError, Fault::kSlowDown, Fault::kReset, Fault::kTruncate}) {
+    kinds.insert(kinds.end(), 5, f);
+  }
+  proxy_->FailRandomly(0.01 * static_cast<double>(kinds.size()), kinds, 7);
+  const std::vector<std::string> io = {"--io-timeout", "1"};
+  ASSERT_TRUE(vol.Mount(io));
+
+  const std::string big = RandomBytes(100 << 20, 1);
+  std::string error = WriteWhole(vol.mountpoint() + "/big", big);
+  EXPECT_EQ(error, "");
+  std::vector<std::string> small;
+  ASSERT_EQ(::mkdir((vol.mountpoint() + "/small").c_str(), 0755), 0) << strerror(errno);
+  for (int i = 0; i < 300; ++i) {
+    small.push_back(RandomBytes(4096 + 97 * i, 100 + i));
+    error = WriteWhole(vol.mountpoint() + "/small/" + std::to_string(i), small.back());
+    ASSERT_EQ(error, "") << "file " << i;
+  }
+  ASSERT_TRUE(vol.Unmount()) << vol.LogTail();
+
+  ASSERT_TRUE(vol.Mount({"--io-timeout", "1", "--cache-size", "0"}));
+  EXPECT_TRUE(ReadWhole(vol.mountpoint() + "/big") == big) << "big differs";
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(ReadWhole(vol.mountpoint() + "/small/" + std::to_string(i)) == small[i])
+        << "small file " << i << " differs";
+  }
+  ASSERT_TRUE(vol.Unmount()) << vol.LogTail();
+  CommandResult r = vol.Shoal(With(With({"fsck", vol.meta_url()}, Keys()), io));
+  EXPECT_TRUE(r.ok()) << r.Describe({"fsck"}) << r.out;
+  EXPECT_GT(proxy_->faults_injected(), 20) << "of " << proxy_->requests() << " requests";
 }
 
 }  // namespace

@@ -128,6 +128,9 @@ class Volume {
   // and its own mountpoint (an existing directory). Only one formats.
   void set_meta_url(std::string url) { meta_url_ = std::move(url); }
   void set_mountpoint(std::string path) { mountpoint_ = std::move(path); }
+  // For s3: a bucket URL of the test server's credentials other than the
+  // fresh one on the server itself (a proxy in front of it, say).
+  void set_bucket(std::string url) { bucket_ = std::move(url); }
   // The `shoal format` arguments after META_URL NAME: --storage, --bucket
   // and, for s3, the credentials.
   std::vector<std::string> StorageArgs() const;
