@@ -97,6 +97,9 @@ class BlockCache {
   // when staged blocks fill the limit or the disk is below its free-space
   // floor, kInvalid for a block too large, or kIo.
   virtual Status Stage(std::string_view key, std::string_view data) = 0;
+  // Whether a staged block survives a crash of this process (DiskCache);
+  // a MemCache stages in memory only.
+  virtual bool StagesDurably() const { return false; }
 
   // The staged block `key` is now in the object store: it becomes an
   // ordinary cached block (evictable, most recently used). Not staged: no-op.

@@ -110,6 +110,7 @@ class DiskCache : public BlockCache {
   void Remove(std::string_view key) override;
   CacheStats Stats() const override;
   Status Stage(std::string_view key, std::string_view data) override;
+  bool StagesDurably() const override { return true; }
   void Uploaded(std::string_view key) override;
   std::vector<std::string> ListStaged() override;
 

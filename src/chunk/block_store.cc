@@ -108,19 +108,23 @@ std::vector<std::string> BlockStore::SliceKeys(uint64_t id, uint32_t size) const
   return keys;
 }
 
-Status BlockStore::WriteSlice(uint64_t id, std::string_view data) {
-  return WriteBlocks(id, data.size(), [data](uint64_t off, uint64_t len, std::string*) {
-    return data.substr(off, len);
-  });
+Status BlockStore::WriteSlice(uint64_t id, std::string_view data, Status* deferred) {
+  return WriteBlocks(
+      id, data.size(),
+      [data](uint64_t off, uint64_t len, std::string*) { return data.substr(off, len); }, deferred);
 }
 
-Status BlockStore::WriteSlice(uint64_t id, const Pages& data) {
-  return WriteBlocks(id, data.size(), [&data](uint64_t off, uint64_t len, std::string* scratch) {
-    return data.View(off, len, scratch);
-  });
+Status BlockStore::WriteSlice(uint64_t id, const Pages& data, Status* deferred) {
+  return WriteBlocks(
+      id, data.size(),
+      [&data](uint64_t off, uint64_t len, std::string* scratch) {
+        return data.View(off, len, scratch);
+      },
+      deferred);
 }
 
-Status BlockStore::WriteBlocks(uint64_t id, uint64_t data_size, const BlockView& view) {
+Status BlockStore::WriteBlocks(uint64_t id, uint64_t data_size, const BlockView& view,
+                               Status* deferred) {
   RETURN_IF_ERROR(CheckBlockSize(block_size_));
   if (id == 0) return Invalid("slice id 0 means a hole and has no objects; allocate a real id");
   if (data_size > kChunkSize) {
@@ -137,7 +141,7 @@ Status BlockStore::WriteBlocks(uint64_t id, uint64_t data_size, const BlockView&
         Uploader::Block{BlockKey(id, size, i),
                         view(uint64_t{i} * block_size_, BlockLength(size, i), &scratch[i]), i});
   }
-  return uploader_->Write(id, blocks);
+  return uploader_->Write(id, blocks, deferred);
 }
 
 Status BlockStore::CheckRead(uint32_t pos, uint32_t len) const {

@@ -126,6 +126,7 @@ struct BlockStoreStats {
   uint64_t upload_bytes_in_flight = 0;  // now: of writers' blocks (the budget's measure)
   uint64_t staged = 0;                  // blocks staged for write-back
   uint64_t stage_fallbacks = 0;    // blocks that could not be staged and were uploaded directly
+  uint64_t upload_deferrals = 0;   // blocks staged because the store failed them for a whole budget
   uint64_t staged_pending = 0;     // now: staged blocks not yet uploaded by this process
   uint64_t staged_unreadable = 0;  // now: staged blocks the uploader could not read back
   cache::CacheStats cache;         // the cache's own counters
@@ -164,10 +165,16 @@ class BlockStore {
   // upload budget is full. On failure some blocks may already be stored: the
   // caller deletes them with DeleteSlice or leaves them to gc (ids are never
   // reused).
-  Status WriteSlice(uint64_t id, std::string_view data);
+  //
+  // A block the store refused for its whole retry budget (kUnavailable or
+  // kIo) is, when the cache can stage it (a disk cache), kept there instead
+  // and uploaded in the background when the store is back, like a write-back
+  // block: the slice counts as stored, and `deferred` (may be null) gets the
+  // store's error, for the caller to report.
+  Status WriteSlice(uint64_t id, std::string_view data, Status* deferred = nullptr);
   // The same for bytes held in pages: blocks that lie in one page are
   // uploaded from it, without a copy.
-  Status WriteSlice(uint64_t id, const Pages& data);
+  Status WriteSlice(uint64_t id, const Pages& data, Status* deferred = nullptr);
 
   // Reads bytes [pos, pos+len) of a chunk whose slice list is `slices` into
   // out (resized to len); uncovered bytes and holes are zeros. A missing
@@ -213,7 +220,7 @@ class BlockStore {
   // scratch): a view of the caller's bytes, or of *scratch after a copy.
   using BlockView =
       std::function<std::string_view(uint64_t off, uint64_t len, std::string* scratch)>;
-  Status WriteBlocks(uint64_t id, uint64_t size, const BlockView& view);
+  Status WriteBlocks(uint64_t id, uint64_t size, const BlockView& view, Status* deferred);
   // Checks block size and range, common to every read.
   Status CheckRead(uint32_t pos, uint32_t len) const;
 

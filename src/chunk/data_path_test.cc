@@ -671,6 +671,42 @@ TEST_F(DataPathTest, FailedStagedUploadIsRetriedAndFlushReportsAnOutage) {
   EXPECT_TRUE(mem_->Head(blocks->BlockKey(401, 2 * kBlock, 0)).has_value());
 }
 
+// Write-through: a block the store fails for its whole budget is kept in a
+// disk cache and uploaded when the store is back; the writer is told. A
+// memory cache, which a crash would empty, does not keep it: the write fails.
+TEST_F(DataPathTest, BlocksTheStoreFailsAreKeptOnDiskAndUploadedLater) {
+  BlockStoreOptions o;
+  o.cache = OpenDisk();
+  o.upload_retry_initial = 2ms;
+  o.upload_retry_max = 10ms;
+  std::unique_ptr<BlockStore> blocks = Make(o);
+  const std::string data = RandomBytes(rng_, 2 * kBlock);
+  rec_->FailAllPuts(true);
+  Status deferred;
+  ASSERT_TRUE(blocks->WriteSlice(600, data, &deferred).ok());
+  EXPECT_EQ(deferred.code(), Code::kUnavailable) << deferred.ToString();
+  EXPECT_NE(deferred.message().find("down on purpose"), std::string::npos) << deferred.message();
+  EXPECT_EQ(blocks->Stats().upload_deferrals, 2u);
+  EXPECT_EQ(blocks->Stats().staged_pending, 2u);
+  std::string out;  // read back from the staged copies
+  ASSERT_TRUE(blocks->ReadChunk({Whole(600, 2 * kBlock, 0)}, 0, 2 * kBlock, &out).ok());
+  EXPECT_TRUE(out == data);
+  rec_->FailAllPuts(false);
+  ASSERT_TRUE(blocks->Flush().ok());
+  EXPECT_TRUE(o.cache->ListStaged().empty());
+  EXPECT_TRUE(mem_->Get(blocks->BlockKey(600, 2 * kBlock, 1)).value_or("") == data.substr(kBlock));
+
+  BlockStoreOptions in_memory;
+  in_memory.cache = std::make_shared<cache::MemCache>(64 << 20);
+  std::unique_ptr<BlockStore> volatile_blocks = Make(in_memory);
+  rec_->FailAllPuts(true);
+  deferred = OkStatus();
+  EXPECT_EQ(volatile_blocks->WriteSlice(601, data, &deferred).code(), Code::kUnavailable);
+  EXPECT_TRUE(deferred.ok());
+  EXPECT_EQ(volatile_blocks->Stats().upload_deferrals, 0u);
+  rec_->FailAllPuts(false);
+}
+
 TEST_F(DataPathTest, DeletingAStagedSliceCancelsItsUpload) {
   BlockStoreOptions o;
   o.cache = OpenDisk();

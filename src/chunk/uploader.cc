@@ -22,12 +22,13 @@ Uploader::~Uploader() { Stop(); }
 // ---------------------------------------------------------------------------
 // Foreground
 
-Status Uploader::Write(uint64_t slice_id, const std::vector<Block>& blocks) {
+Status Uploader::Write(uint64_t slice_id, const std::vector<Block>& blocks, Status* deferred) {
   // The tasks refer to this frame: it waits for every task it started.
   std::mutex mu;
   std::condition_variable done;
   size_t running = 0;
-  Status first;  // the first failure, in completion order
+  Status first;      // the first failure, in completion order
+  Status postponed;  // the first block staged after the store failed it
   for (const Block& b : blocks) {
     {
       std::lock_guard lock(mu);
@@ -36,20 +37,23 @@ Status Uploader::Write(uint64_t slice_id, const std::vector<Block>& blocks) {
     }
     AcquireBudget(b.data.size());
     auto task = [&, slice_id, block = &b] {
-      Status st = StoreBlock(slice_id, *block);
+      Status late;
+      Status st = StoreBlock(slice_id, *block, &late);
       ReleaseBudget(block->data.size());
       std::lock_guard lock(mu);
       if (!st.ok() && first.ok()) first = std::move(st);
+      if (!late.ok() && postponed.ok()) postponed = std::move(late);
       if (--running == 0) done.notify_all();
     };
     if (!pool_.Submit(task, TaskPool::Priority::kHigh)) task();
   }
   std::unique_lock lock(mu);
   done.wait(lock, [&] { return running == 0; });
+  if (deferred != nullptr && first.ok()) *deferred = std::move(postponed);
   return first;
 }
 
-Status Uploader::StoreBlock(uint64_t slice_id, const Block& b) {
+Status Uploader::StoreBlock(uint64_t slice_id, const Block& b, Status* deferred) {
   if (options_.writeback) {
     Status staged = cache_->Stage(b.key, b.data);
     if (staged.ok()) {
@@ -63,7 +67,24 @@ Status Uploader::StoreBlock(uint64_t slice_id, const Block& b) {
     ++stage_fallbacks_;
     spdlog::debug("chunk: uploading block {} directly: {}", b.key, staged.ToString());
   }
-  return Upload(slice_id, b);
+  Status st = Upload(slice_id, b);
+  if (st.ok() || cache_ == nullptr || !cache_->StagesDurably() ||
+      (st.code() != Code::kUnavailable && st.code() != Code::kIo)) {
+    return st;
+  }
+  // The store failed this block for its whole retry budget. A staged copy is
+  // durable (DiskCache fsyncs it) and goes up with the background uploads.
+  if (!cache_->Stage(b.key, b.data).ok()) return st;
+  if (!Enqueue(b.key)) {
+    cache_->Remove(b.key);  // nothing would upload it: not staged after all
+    return st;
+  }
+  ++staged_;
+  ++deferrals_;
+  spdlog::error("chunk: {}; the block is kept in the cache and uploaded when the store is back",
+                st.ToString());
+  *deferred = std::move(st);
+  return OkStatus();
 }
 
 Status Uploader::Upload(uint64_t slice_id, const Block& b) {
@@ -292,6 +313,7 @@ void Uploader::FillStats(BlockStoreStats* s) const {
   s->upload_errors = upload_errors_;
   s->staged = staged_;
   s->stage_fallbacks = stage_fallbacks_;
+  s->upload_deferrals = deferrals_;
   {
     std::lock_guard lock(budget_mu_);
     s->uploads_in_flight = in_flight_blocks_;

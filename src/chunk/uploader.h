@@ -7,6 +7,10 @@
 //   pool, which uploads it (then, write-through, caches it) or, with
 //   write-back, stages it in the cache. The writer waits for its tasks; the
 //   blocks are the writer's memory, not copies.
+// - Deferral (write-through): a block the store failed for its whole retry
+//   budget is staged in the cache after all and joins the background
+//   uploads, so that an outage longer than the budget loses nothing; the
+//   writer is told (WriteSlice's `deferred`).
 // - Background (write-back): a scheduler thread hands staged keys to a
 //   pool of its own, at most upload_concurrency at once. A task
 //   reads the staged block back from the cache, PUTs it and calls
@@ -68,7 +72,7 @@ class Uploader {
   ~Uploader();
 
   // Stores the blocks of slice `slice_id`; see BlockStore::WriteSlice.
-  Status Write(uint64_t slice_id, const std::vector<Block>& blocks);
+  Status Write(uint64_t slice_id, const std::vector<Block>& blocks, Status* deferred);
   // The block's slice is being deleted: drops it from the upload queue,
   // waiting for its upload if one is running.
   void Forget(const std::string& key);
@@ -91,7 +95,8 @@ class Uploader {
     Status last_error;
   };
 
-  Status StoreBlock(uint64_t slice_id, const Block& b);
+  // `deferred`: set when the block was staged after the store failed it.
+  Status StoreBlock(uint64_t slice_id, const Block& b, Status* deferred);
   Status Upload(uint64_t slice_id, const Block& b);
   void AcquireBudget(uint64_t bytes);
   void ReleaseBudget(uint64_t bytes);
@@ -129,7 +134,7 @@ class Uploader {
   std::thread scheduler_;                                // guarded by mu_
 
   std::atomic<uint64_t> uploads_{0}, uploaded_bytes_{0}, upload_errors_{0}, staged_{0},
-      stage_fallbacks_{0};
+      stage_fallbacks_{0}, deferrals_{0};
 };
 
 }  // namespace shoal::chunk

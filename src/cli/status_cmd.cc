@@ -88,7 +88,11 @@ void PrintDataPath(const json& d) {
             << " wasted)\n"
             << "  uploaded  " << Get<uint64_t>(up, "count", 0) << " blocks, "
             << FormatBytes(Get<uint64_t>(up, "bytes", 0)) << "; "
-            << Get<uint64_t>(up, "staged_pending", 0) << " staged and waiting\n"
+            << Get<uint64_t>(up, "staged_pending", 0) << " staged and waiting";
+  if (uint64_t deferred = Get<uint64_t>(up, "deferred", 0); deferred != 0) {
+    std::cout << " (" << deferred << " kept after the store failed them)";
+  }
+  std::cout << "\n"
             << "  buffered  " << FormatBytes(Get<uint64_t>(d, "buffered_bytes", 0)) << "\n"
             << "  damaged   " << Get<uint64_t>(c, "corrupt", 0)
             << " cached blocks failed their checksum (dropped and fetched again)\n";

@@ -119,10 +119,13 @@ Result<std::vector<uint32_t>> Vfs::Impl::CommitLocked(Ino ino, InodeState& st,
   };
   std::vector<meta::SliceWrite> writes;
   writes.reserve(pieces.size());
+  Status deferred;  // blocks kept in the cache because the store failed them
   for (const auto& p : pieces) {
     auto size = static_cast<uint32_t>(p.data.size());
     Result<uint64_t> id = meta_.NewSliceId();
-    Status s = id ? blocks_.WriteSlice(*id, p.data) : id.error();
+    Status late;
+    Status s = id ? blocks_.WriteSlice(*id, p.data, &late) : id.error();
+    if (deferred.ok() && !late.ok()) deferred = std::move(late);
     if (!s.ok()) {
       // Nothing refers to these slices yet: their objects can go at once.
       if (id) (void)blocks_.DeleteSlice(*id, size);
@@ -146,9 +149,26 @@ Result<std::vector<uint32_t>> Vfs::Impl::CommitLocked(Ino ino, InodeState& st,
   }
   Changed(st, *attr);
   SyncBufferEnd(st);
+  if (!deferred.ok()) {
+    // Recorded and durable in the cache, but not in the store yet: nothing
+    // is lost and nothing is left to retry here, but the application learns
+    // of the outage at its next fsync or close (TakeDeferred).
+    std::lock_guard small(st.mu);
+    if (st.deferred.ok()) {
+      st.deferred = deferred.Annotate(
+          "writing data of " + InoName(ino) +
+          ": it is kept in this machine's disk cache and uploaded when the store is back "
+          "('shoal status MOUNTPOINT' shows the blocks waiting)");
+    }
+  }
   std::vector<uint32_t> touched;
   for (const auto& w : writes) touched.push_back(w.chunk_index);
   return touched;
+}
+
+Status Vfs::Impl::TakeDeferred(InodeState& st) {
+  std::lock_guard small(st.mu);
+  return std::exchange(st.deferred, OkStatus());
 }
 
 Status Vfs::Impl::Commit(Ino ino, InodeState& st) {
@@ -439,7 +459,10 @@ Result<size_t> Vfs::Write(const Context& ctx, Ino ino, uint64_t fh, uint64_t off
 Status Vfs::Flush(const Context& ctx, Ino ino, uint64_t fh, uint64_t lock_owner) {
   RETURN_IF_ERROR(impl_->GetFile(fh, ino));
   Status result;
-  if (std::shared_ptr<InodeState> st = impl_->Find(ino)) result = impl_->Commit(ino, *st);
+  if (std::shared_ptr<InodeState> st = impl_->Find(ino)) {
+    result = impl_->Commit(ino, *st);
+    if (result.ok()) result = impl_->TakeDeferred(*st);
+  }
   // POSIX drops a process's record locks on a file at the close of any of
   // its descriptors of that file.
   if (impl_->TakePosixOwner(ino, lock_owner)) {
@@ -452,13 +475,16 @@ Status Vfs::Flush(const Context& ctx, Ino ino, uint64_t fh, uint64_t lock_owner)
 Status Vfs::Fsync(const Context& ctx, Ino ino, uint64_t fh, bool datasync) {
   RETURN_IF_ERROR(impl_->GetFile(fh, ino));
   std::shared_ptr<InodeState> st = impl_->Find(ino);
-  return st ? impl_->Commit(ino, *st) : OkStatus();
+  if (!st) return OkStatus();
+  RETURN_IF_ERROR(impl_->Commit(ino, *st));
+  return impl_->TakeDeferred(*st);
 }
 
 Status Vfs::Release(Ino ino, uint64_t fh) {
   RETURN_IF_ERROR(impl_->TakeFile(fh, ino));
   std::shared_ptr<InodeState> st = impl_->Find(ino);
   Status result = st ? impl_->Commit(ino, *st) : OkStatus();
+  if (st && result.ok()) result = impl_->TakeDeferred(*st);
   // Locks owned by this handle (OFD locks) end with it. A process owner that
   // closed its descriptors meanwhile was already released by Flush.
   for (uint64_t owner : impl_->TakeHandleOwners(fh)) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mount_fixture.h"
+#include "nlohmann/json.hpp"
 #include "object/s3/fault_proxy.h"
 
 namespace shoal::testing {
@@ -186,6 +187,46 @@ TEST_F(FlakyStoreTest, MountHidesStallsAndMixedFaults) {
   CommandResult r = vol.Shoal(With(With({"fsck", vol.meta_url()}, Keys()), io));
   EXPECT_TRUE(r.ok()) << r.Describe({"fsck"}) << r.out;
   EXPECT_GT(proxy_->faults_injected(), 20) << "of " << proxy_->requests() << " requests";
+}
+
+// A store down for longer than the retry budget loses nothing: fsync fails
+// (the application learns of the outage), but the data is recorded and kept
+// in the disk cache, `shoal status` shows the blocks waiting; they survive a
+// kill -9 of the mount, and once the store is back the next mount uploads
+// them. A mount without a cache then reads every byte from the store.
+TEST_F(FlakyStoreTest, AnOutageLongerThanTheBudgetLosesNothing) {
+  Volume vol(tmp(), "vol", TestStorage::kS3);
+  vol.set_bucket(bucket_);
+  ASSERT_TRUE(vol.Format());
+  ASSERT_TRUE(vol.Mount({"--io-retries", "2", "--io-max-time", "1"}));
+  proxy_->FailRandomly(1.0, {Fault::kSlowDown, Fault::kReset});
+
+  const std::string data = RandomBytes(3 << 20, 5);
+  const std::string path = vol.mountpoint() + "/during-outage";
+  std::string error = WriteWhole(path, data);
+  EXPECT_NE(error.find("fsync"), std::string::npos) << "'" << error << "'";
+  EXPECT_NE(error.find(strerror(EIO)), std::string::npos) << error;
+  EXPECT_TRUE(ReadWhole(path) == data) << "not readable during the outage";
+
+  CommandResult r = vol.Shoal({"status", vol.mountpoint(), "--json"});
+  ASSERT_TRUE(r.ok()) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.contains("data_path")) << r.out;
+  const auto& uploads = j["data_path"]["uploads"];
+  EXPECT_GE(uploads.value("deferred", uint64_t{0}), 1u) << r.out;
+  EXPECT_GE(uploads.value("staged_pending", uint64_t{0}), 1u) << r.out;
+  r = vol.Shoal({"status", vol.mountpoint()});
+  EXPECT_NE(r.out.find("kept after the store failed them"), std::string::npos) << r.out;
+
+  ASSERT_TRUE(vol.KillDaemon());
+  proxy_->Clear();                              // the store is back
+  ASSERT_TRUE(vol.Mount()) << vol.LogTail();    // the same cache: finds the staged blocks
+  ASSERT_TRUE(vol.Unmount()) << vol.LogTail();  // and uploads them before it ends
+  ASSERT_TRUE(vol.Mount({"--cache-size", "0", "--cache-dir", tmp() + "/no-cache"}));
+  EXPECT_TRUE(ReadWhole(path) == data) << "differs when read from the store";
+  ASSERT_TRUE(vol.Unmount()) << vol.LogTail();
+  r = vol.Shoal(With({"fsck", vol.meta_url()}, Keys()));
+  EXPECT_TRUE(r.ok()) << r.Describe({"fsck"}) << r.out;
 }
 
 }  // namespace

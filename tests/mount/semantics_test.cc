@@ -702,16 +702,25 @@ TEST_F(SemanticsTest, WritesAreStoredAtFsyncOrClose) {
   EXPECT_EQ(StoredSlices(g), 1u) << "an O_SYNC write is stored before it returns";
 }
 
-TEST_F(SemanticsTest, WriteErrorsAreReportedAtFsyncAndClose) {
-  // The bytes go to storage only at fsync or close, so that is where a
-  // storage failure shows; write(2) itself succeeded. The bytes stay
-  // buffered and are stored once storage works again.
-  std::string tmp_dir = volume().bucket() + "/.tmp";
-  ASSERT_TRUE(WriteFile(Path("warmup"), "w"));  // the store made its temp dir
+// Makes every object upload of the volume's file store fail (its temp dir
+// becomes a file), and returns the path to remove to mend it.
+std::string BreakFileStore(Volume& volume) {
+  std::string tmp_dir = volume.bucket() + "/.tmp";
+  EXPECT_TRUE(WriteFile(volume.mountpoint() + "/warmup", "w"));  // the store made its temp dir
   std::error_code ec;
   fs::remove_all(tmp_dir, ec);
-  ASSERT_FALSE(ec) << ec.message();
-  ASSERT_TRUE(WriteFile(tmp_dir, "not a directory"));  // every object upload now fails
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(WriteFile(tmp_dir, "not a directory"));
+  return tmp_dir;
+}
+
+TEST_F(SemanticsTest, WriteErrorsAreReportedAtFsyncAndClose) {
+  // The bytes go to storage only at fsync or close, so that is where a
+  // storage failure shows; write(2) itself succeeded. Without a disk cache
+  // the bytes stay buffered and are stored once storage works again.
+  ASSERT_TRUE(volume().Unmount());
+  ASSERT_TRUE(volume().Mount({"--cache-size", "0"}));
+  std::string tmp_dir = BreakFileStore(volume());
 
   std::string f = Path("f");
   std::string data = Pattern(5000, 2);
@@ -731,6 +740,27 @@ TEST_F(SemanticsTest, WriteErrorsAreReportedAtFsyncAndClose) {
   EXPECT_EQ(StoredSlices(f), 1u) << "the background retry did not store the bytes";
   ASSERT_TRUE(volume().Remount());
   EXPECT_EQ(ReadFile(f), data);
+}
+
+TEST_F(SemanticsTest, WriteErrorsWithADiskCacheAreReportedOnceAndKeepTheData) {
+  // With a disk cache (the default) a block the store refuses is kept there:
+  // the write is recorded, fsync reports the failure once, and the block is
+  // uploaded when the store works again.
+  std::string tmp_dir = BreakFileStore(volume());
+  std::string f = Path("f");
+  std::string data = Pattern(5000, 5);
+  ScopedFd fd(open(f.c_str(), O_WRONLY | O_CREAT, 0644));
+  ASSERT_TRUE(fd.ok());
+  EXPECT_TRUE(PwriteAll(fd.get(), data, 0)) << ErrnoText(errno);
+  EXPECT_ERRNO(EIO, fsync(fd.get()));
+  EXPECT_EQ(close(fd.release()), 0) << "reported once, by fsync: " << ErrnoText(errno);
+  EXPECT_EQ(ReadFile(f), data);
+  EXPECT_EQ(StoredSlices(f), 1u) << "the write is recorded";
+
+  ASSERT_SYS(unlink(tmp_dir.c_str()));
+  ASSERT_TRUE(volume().Unmount());  // uploads what the cache kept
+  ASSERT_TRUE(volume().Mount({"--cache-size", "0", "--cache-dir", volume().dir() + "/no-cache"}));
+  EXPECT_EQ(ReadFile(f), data) << "not in the store";
 }
 
 TEST_F(SemanticsTest, UnsyncedWritesAreLostWhenTheDaemonDies) {
