@@ -20,7 +20,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LOG_TAG=stalls
+LOG_TAG=stalls  # read by lib/common.sh
+export LOG_TAG
 # shellcheck source=lib/common.sh
 source "$ROOT/bench/lib/common.sh"
 # shellcheck source=lib/s3rver.sh
