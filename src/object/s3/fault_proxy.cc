@@ -135,12 +135,12 @@ FaultProxy::~FaultProxy() {
   if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
   if (listen_fd_ >= 0) ::close(listen_fd_);
-  std::vector<std::thread> workers;
+  std::vector<Worker> workers;
   {
     std::lock_guard lock(mu_);
     workers.swap(workers_);
   }
-  for (std::thread& t : workers) t.join();
+  for (Worker& w : workers) w.thread.join();
 }
 
 void FaultProxy::FailNext(Fault fault, int count, std::string method) {
@@ -186,10 +186,18 @@ void FaultProxy::AcceptLoop() {
       continue;
     }
     std::lock_guard lock(mu_);
-    workers_.emplace_back([this, client] {
-      Serve(client);
-      ::close(client);
+    std::erase_if(workers_, [](Worker& w) {
+      if (!w.done->load()) return false;
+      w.thread.join();
+      return true;
     });
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    workers_.push_back({std::thread([this, client, done] {
+                          Serve(client);
+                          ::close(client);
+                          done->store(true);
+                        }),
+                        done});
   }
 }
 

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -86,7 +87,13 @@ class FaultProxy {
   double random_share_ = 0;  // guarded by mu_, like the two below
   std::vector<Fault> random_kinds_;
   std::mt19937_64 random_;
-  std::vector<std::thread> workers_;
+  // One thread per connection; finished ones are joined at the next accept,
+  // so that a long-running proxy (the benchmark tool) does not pile them up.
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> workers_;
   std::thread acceptor_;
 };
 
