@@ -40,6 +40,8 @@ void AddStoreFlags(CLI::App& cmd, StoreFlags& flags, bool mount) {
                  "for s3: seconds a request may move no byte before it is abandoned and sent "
                  "again (a large transfer is also held to 1 MiB/s)")
       ->capture_default_str();
+  cmd.add_flag("--io-no-hedge", flags.io_no_hedge,
+               "for s3: never send a second copy of a small read slower than the recent p99");
   cmd.add_option("--io-max-time", flags.io_max_time_sec,
                  "for s3: seconds after a request's first attempt past which no retry starts")
       ->capture_default_str();

@@ -210,6 +210,7 @@ Result<object::IoPolicy> ResolveIoPolicy(const StoreFlags& flags) {
     return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   };
   io.max_attempts = flags.io_retries;
+  io.hedge = !flags.io_no_hedge;
   ASSIGN_OR_RETURN(io.stall_timeout, millis(flags.io_timeout_sec, "io-timeout"));
   ASSIGN_OR_RETURN(io.max_time, millis(flags.io_max_time_sec, "io-max-time"));
   RETURN_IF_ERROR(io.Validate());

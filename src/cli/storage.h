@@ -45,6 +45,7 @@ struct StoreFlags {
   int io_retries = object::IoPolicy{}.max_attempts;
   double io_timeout_sec = SecondsOf(object::IoPolicy{}.stall_timeout);
   double io_max_time_sec = SecondsOf(object::IoPolicy{}.max_time);
+  bool io_no_hedge = false;  // --io-no-hedge
 
   static constexpr double SecondsOf(std::chrono::milliseconds d) {
     return static_cast<double>(d.count()) / 1000;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace shoal::object {
 namespace {
@@ -71,6 +72,30 @@ std::optional<std::chrono::milliseconds> RetryBudget::Next(Clock::time_point now
 std::string RetryBudget::Describe(Clock::time_point now) const {
   return fmt::format("{} attempt{} in {:.1f} s", attempts_, attempts_ == 1 ? "" : "s",
                      Seconds(now - start_));
+}
+
+void LatencyWindow::Add(std::chrono::microseconds latency) {
+  std::lock_guard lock(mu_);
+  if (samples_.size() < kSamples) {
+    samples_.push_back(latency.count());
+  } else {
+    samples_[next_] = latency.count();
+  }
+  next_ = (next_ + 1) % kSamples;
+}
+
+std::optional<std::chrono::microseconds> LatencyWindow::Quantile(double p) const {
+  std::vector<int64_t> sorted;
+  {
+    std::lock_guard lock(mu_);
+    if (samples_.size() < kMinSamples) return std::nullopt;
+    sorted = samples_;
+  }
+  // Nearest rank: the smallest sample with at least p of the window at or below it.
+  auto rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  rank = std::clamp<size_t>(rank, 1, sorted.size());
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(rank - 1), sorted.end());
+  return std::chrono::microseconds(sorted[rank - 1]);
 }
 
 std::chrono::milliseconds FullJitterBackoff(const IoPolicy& policy, int retry,

@@ -27,9 +27,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -54,6 +56,12 @@ struct IoPolicy {
   // A transfer is also given stall_timeout + size / min_throughput in all. 1 MiB/s
   // is a floor no working link falls under, yet catches a connection that trickles.
   uint64_t min_throughput = 1 << 20;
+  // Hedging: a small read (a GET of at most kHedgeMaxBytes, a HEAD) still
+  // unanswered after the recent p99 of such requests
+  // (but at least hedge_floor) is sent a second time, and the first answer
+  // wins. A stall then costs about the p99 instead of stall_timeout.
+  bool hedge = true;
+  std::chrono::milliseconds hedge_floor{20};
 
   // kInvalid naming the field and its range when a value is out of bounds.
   Status Validate() const;
@@ -101,6 +109,28 @@ class RetryBudget {
   const IoPolicy& policy_;
   const Clock::time_point start_;
   int attempts_ = 1;
+};
+
+// Requests moving more than this are not hedged: a second copy of a large
+// transfer costs bandwidth, and its stalls are caught by the throughput floor.
+inline constexpr uint64_t kHedgeMaxBytes = 1 << 20;
+
+// The latencies of the last kSamples requests of one kind, for the hedging
+// delay. Thread-safe.
+class LatencyWindow {
+ public:
+  static constexpr size_t kSamples = 256;
+  // Fewer samples than this tell nothing yet: no hedging until then.
+  static constexpr size_t kMinSamples = 20;
+
+  void Add(std::chrono::microseconds latency);
+  // The p-th quantile (0 < p <= 1) of the window; nullopt under kMinSamples.
+  std::optional<std::chrono::microseconds> Quantile(double p) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<int64_t> samples_;  // a ring of kSamples
+  size_t next_ = 0;
 };
 
 // The backoff before retry n (n >= 1), drawn from [0, min(max_delay, base_delay * 2^n)].

@@ -122,5 +122,20 @@ TEST(IoPolicyTest, ValidateNamesTheFlag) {
   EXPECT_NE(p.Validate().message().find("--io-max-time"), std::string::npos);
 }
 
+TEST(LatencyWindowTest, QuantilesOfTheLastSamples) {
+  using std::chrono::microseconds;
+  LatencyWindow w;
+  for (int i = 1; i < static_cast<int>(LatencyWindow::kMinSamples); ++i) w.Add(microseconds(i));
+  EXPECT_FALSE(w.Quantile(0.99).has_value()) << "too few samples to tell";
+  LatencyWindow hundred;
+  for (int i = 100; i >= 1; --i) hundred.Add(microseconds(i));
+  EXPECT_EQ(hundred.Quantile(0.99), microseconds(99));
+  EXPECT_EQ(hundred.Quantile(0.5), microseconds(50));
+  EXPECT_EQ(hundred.Quantile(1.0), microseconds(100));
+  // Old samples leave the window: after kSamples fast ones, p99 is fast.
+  for (size_t i = 0; i < LatencyWindow::kSamples; ++i) hundred.Add(microseconds(7));
+  EXPECT_EQ(hundred.Quantile(0.99), microseconds(7));
+}
+
 }  // namespace
 }  // namespace shoal::object

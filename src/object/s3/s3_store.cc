@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -286,9 +288,7 @@ Result<HttpResponse> S3Store::Execute(const Request& request) {
       LimitsFor(options_.retry, request.body.size() + request.expect_bytes, request.patient);
   HttpResponse response;
   while (true) {
-    HttpRequest http = Build(request);
-    http.limits = limits;
-    response = http_->Send(http);
+    response = SendAttempt(request, limits);
     bool retry = false;
     if (response.error != TransportError::kNone) {
       retry = IsRetryableTransport(response.error);
@@ -325,6 +325,96 @@ Result<HttpResponse> S3Store::Execute(const Request& request) {
                                  "; " + std::string(kRetryHint) + ")");
   }
   return response;
+}
+
+LatencyWindow* S3Store::HedgeWindow(const Request& request) {
+  if (!options_.retry.hedge || request.body.size() > kHedgeMaxBytes) return nullptr;
+  if (request.method == "HEAD") return &head_latency_;
+  // A GET of unknown length may be large: a second copy could double it.
+  if (request.method == "GET" && request.expect_bytes > 0 &&
+      request.expect_bytes <= kHedgeMaxBytes) {
+    return &get_latency_;
+  }
+  // Not PUT, though it repeats safely on S3: the slower copy lands after the
+  // caller went on, which on a server that writes objects in place (s3rver)
+  // shows a reader a short object, and anywhere may bring back an object
+  // deleted meanwhile (a freed block). Hedged writes need that copy stopped.
+  return nullptr;
+}
+
+namespace {
+
+// Two copies of one request racing: the first final answer wins.
+struct Race {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<HttpResponse> answers;
+  int running = 0;
+};
+
+}  // namespace
+
+HttpResponse S3Store::SendAttempt(const Request& request, const AttemptLimits& limits) {
+  HttpRequest http = Build(request);
+  http.limits = limits;
+  LatencyWindow* window = HedgeWindow(request);
+  std::optional<std::chrono::microseconds> p99 =
+      window != nullptr ? window->Quantile(0.99) : std::nullopt;
+  const Clock::time_point start = Clock::now();
+  auto final_answer = [&request](const HttpResponse& r) {
+    return r.error == TransportError::kNone && !ServerSaysRetry(request, r);
+  };
+  if (!p99.has_value()) {
+    HttpResponse r = http_->Send(http);
+    if (window != nullptr && final_answer(r)) {
+      window->Add(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
+    }
+    return r;
+  }
+
+  // The copies run on threads of their own, so that the caller can leave with
+  // the first answer while the slower copy (a stalled one) runs out its
+  // limits; that copy owns what it sends.
+  auto race = std::make_shared<Race>();
+  auto body = std::make_shared<std::string>(request.body);
+  auto launch = [&](HttpRequest h) {
+    h.body = *body;
+    std::lock_guard lock(race->mu);
+    ++race->running;
+    try {
+      std::thread([client = http_, race, body, h = std::move(h)] {
+        HttpResponse r = client->Send(h);
+        std::lock_guard lock(race->mu);
+        race->answers.push_back(std::move(r));
+        --race->running;
+        race->cv.notify_all();
+      }).detach();
+    } catch (const std::system_error&) {
+      --race->running;  // no thread: this copy is not sent
+    }
+  };
+  launch(std::move(http));
+  const auto delay = std::max<std::chrono::microseconds>(options_.retry.hedge_floor, *p99);
+  std::unique_lock lock(race->mu);
+  if (!race->cv.wait_for(lock, delay, [&] { return !race->answers.empty(); })) {
+    lock.unlock();
+    HttpRequest second = Build(request);  // signed anew
+    second.limits = limits;
+    launch(std::move(second));
+    ++hedges_;
+    lock.lock();
+  }
+  race->cv.wait(
+      lock, [&] { return race->running == 0 || std::ranges::any_of(race->answers, final_answer); });
+  if (race->answers.empty()) {  // no thread could start: send it here
+    HttpRequest here = Build(request);
+    here.limits = limits;
+    return http_->Send(here);
+  }
+  auto won = std::ranges::find_if(race->answers, final_answer);
+  if (won == race->answers.end()) return race->answers.back();
+  window->Add(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
+  return std::move(*won);
 }
 
 Status S3Store::TransportFailure(const Request& request, const HttpResponse& response,

@@ -28,6 +28,7 @@
 // Threading: every method may be called from many threads at once.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,9 @@ class S3Store : public ObjectStore {
   // not exist. A bucket that exists but belongs to someone else is kAccess.
   Status EnsureBucket();
 
+  // Second copies sent of requests slower than their p99 (IoPolicy::hedge).
+  uint64_t hedges() const { return hedges_.load(); }
+
   // S3's limit on the length of a key (the prefix included).
   static constexpr size_t kMaxKeyLength = 1024;
   // DeleteObjects takes at most this many keys a request.
@@ -83,6 +87,11 @@ class S3Store : public ObjectStore {
   // status is returned (after retries for the retryable ones); a request
   // that never got a response is kUnavailable.
   Result<HttpResponse> Execute(const Request& request);
+  // One attempt of `request`; hedged (IoPolicy::hedge) when it is small and
+  // idempotent and the window of its kind knows its p99.
+  HttpResponse SendAttempt(const Request& request, const AttemptLimits& limits);
+  // The latency window of `request`'s kind, or null when it is never hedged.
+  LatencyWindow* HedgeWindow(const Request& request);
   HttpRequest Build(const Request& request) const;
   static bool ServerSaysRetry(const Request& request, const HttpResponse& response);
 
@@ -103,6 +112,8 @@ class S3Store : public ObjectStore {
   const std::shared_ptr<HttpClient> http_;
   std::mutex random_mu_;
   std::mt19937_64 random_;  // the backoff's jitter
+  LatencyWindow get_latency_, head_latency_;
+  std::atomic<uint64_t> hedges_{0};
 };
 
 }  // namespace shoal::object::s3

@@ -3,12 +3,14 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "object/s3/fake_s3.h"
@@ -435,6 +437,39 @@ TEST_F(S3StoreFakeTest, LostCompletionAnswerIsConfirmedByHead) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("NoSuchUpload"), std::string::npos) << st.message();
   EXPECT_EQ(store->Head("n").error().code(), Code::kNotFound);
+}
+
+// Once the window knows the p99 of small ranged GETs, a GET that gets no
+// answer (the first copy sleeps 3 s) is sent again, and the second copy's
+// answer returns while the first still hangs. Without hedging the caller
+// waits. Writes are never hedged.
+TEST_F(S3StoreFakeTest, ASlowSmallRequestIsHedged) {
+  for (bool hedge : {true, false}) {
+    SCOPED_TRACE(hedge ? "hedged" : "not hedged");
+    S3Options o = options_;
+    o.retry.hedge = hedge;
+    o.retry.hedge_floor = std::chrono::milliseconds(1);
+    std::unique_ptr<S3Store> store = Open(o);
+    ASSERT_TRUE(store->Put("k", "value").ok());
+    for (int i = 0; i < 30; ++i) ASSERT_EQ(store->Get("k", 0, 5).value_or(""), "value");
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE(store->Put("w" + std::to_string(i), "x").ok());
+    EXPECT_EQ(store->hedges(), 0u) << "writes are not hedged";
+    auto slow_done = std::make_shared<std::atomic<bool>>(false);
+    http_->Push("GET", [slow_done](HttpResponse* r) {
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      Stall(r);
+      slow_done->store(true);
+    });
+    int before = http_->sent();
+    Result<std::string> got = store->Get("k", 0, 5);
+    ASSERT_TRUE(got.has_value()) << got.error().ToString();
+    EXPECT_EQ(*got, "value");
+    EXPECT_EQ(http_->sent() - before, 2);
+    EXPECT_EQ(slow_done->load(), !hedge) << "the caller waited for the slow copy";
+    EXPECT_EQ(store->hedges(), hedge ? 1u : 0u);
+    // The slow copy ends before the next round uses the script.
+    while (!slow_done->load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 TEST(HttpClassifyTest, GarbledAnswersAreRetryableResets) {
