@@ -152,7 +152,7 @@ Result<std::vector<uint32_t>> Vfs::Impl::CommitLocked(Ino ino, InodeState& st,
   if (!deferred.ok()) {
     // Recorded and durable in the cache, but not in the store yet: nothing
     // is lost and nothing is left to retry here, but the application learns
-    // of the outage at its next fsync or close (TakeDeferred).
+    // of the outage at its next fsync or close (CommitAndReport).
     std::lock_guard small(st.mu);
     if (st.deferred.ok()) {
       st.deferred = deferred.Annotate(
@@ -166,7 +166,8 @@ Result<std::vector<uint32_t>> Vfs::Impl::CommitLocked(Ino ino, InodeState& st,
   return touched;
 }
 
-Status Vfs::Impl::TakeDeferred(InodeState& st) {
+Status Vfs::Impl::CommitAndReport(Ino ino, InodeState& st) {
+  RETURN_IF_ERROR(Commit(ino, st));
   std::lock_guard small(st.mu);
   return std::exchange(st.deferred, OkStatus());
 }
@@ -459,10 +460,7 @@ Result<size_t> Vfs::Write(const Context& ctx, Ino ino, uint64_t fh, uint64_t off
 Status Vfs::Flush(const Context& ctx, Ino ino, uint64_t fh, uint64_t lock_owner) {
   RETURN_IF_ERROR(impl_->GetFile(fh, ino));
   Status result;
-  if (std::shared_ptr<InodeState> st = impl_->Find(ino)) {
-    result = impl_->Commit(ino, *st);
-    if (result.ok()) result = impl_->TakeDeferred(*st);
-  }
+  if (std::shared_ptr<InodeState> st = impl_->Find(ino)) result = impl_->CommitAndReport(ino, *st);
   // POSIX drops a process's record locks on a file at the close of any of
   // its descriptors of that file.
   if (impl_->TakePosixOwner(ino, lock_owner)) {
@@ -475,16 +473,13 @@ Status Vfs::Flush(const Context& ctx, Ino ino, uint64_t fh, uint64_t lock_owner)
 Status Vfs::Fsync(const Context& ctx, Ino ino, uint64_t fh, bool datasync) {
   RETURN_IF_ERROR(impl_->GetFile(fh, ino));
   std::shared_ptr<InodeState> st = impl_->Find(ino);
-  if (!st) return OkStatus();
-  RETURN_IF_ERROR(impl_->Commit(ino, *st));
-  return impl_->TakeDeferred(*st);
+  return st ? impl_->CommitAndReport(ino, *st) : OkStatus();
 }
 
 Status Vfs::Release(Ino ino, uint64_t fh) {
   RETURN_IF_ERROR(impl_->TakeFile(fh, ino));
   std::shared_ptr<InodeState> st = impl_->Find(ino);
-  Status result = st ? impl_->Commit(ino, *st) : OkStatus();
-  if (st && result.ok()) result = impl_->TakeDeferred(*st);
+  Status result = st ? impl_->CommitAndReport(ino, *st) : OkStatus();
   // Locks owned by this handle (OFD locks) end with it. A process owner that
   // closed its descriptors meanwhile was already released by Flush.
   for (uint64_t owner : impl_->TakeHandleOwners(fh)) {

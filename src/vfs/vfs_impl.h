@@ -111,8 +111,8 @@ struct InodeState {
   meta::Timespec mtime;     // of the last buffered write
   // A commit whose blocks the store failed but the disk cache kept (see
   // BlockStore::WriteSlice): recorded, durable, not uploaded yet. The next
-  // Flush, Fsync or Release reports it once, as Linux reports a writeback
-  // error.
+  // Flush, Fsync or Release reports it once (CommitAndReport), as Linux
+  // reports a writeback error.
   Status deferred;
 
   // Guarded by Impl::table_mu_.
@@ -187,8 +187,9 @@ class Vfs::Impl {
   Result<std::vector<uint32_t>> CommitLocked(Ino ino, InodeState& st, uint64_t min_length = 0);
   // Takes io_mu, commits, then compacts the chunks that need it.
   Status Commit(Ino ino, InodeState& st);
-  // The deferral a commit recorded (InodeState::deferred), cleared: OK if none.
-  Status TakeDeferred(InodeState& st);
+  // Commit, then the deferral a commit recorded (InodeState::deferred),
+  // reported once: what Flush, Fsync and Release return.
+  Status CommitAndReport(Ino ino, InodeState& st);
   // Compacts those of `chunks` that hold more than compact_after_slices
   // slices. Best effort: failures are logged, never returned.
   void MaybeCompact(Ino ino, const std::vector<uint32_t>& chunks);

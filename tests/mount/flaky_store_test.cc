@@ -3,17 +3,12 @@
 // requests (500, 503 SlowDown, reset, body cut short, stalled), and succeed;
 // when every request fails they give up within their --io-* budget with one
 // line that names what failed and how often it was tried.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,38 +21,6 @@ namespace {
 
 using object::s3::testing::Fault;
 using object::s3::testing::FaultProxy;
-
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 random(seed);
-  std::string data(n, '\0');
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    uint64_t v = random();
-    memcpy(&data[i], &v, 8);
-  }
-  return data;
-}
-
-// Writes `data` to a new file, fsyncs and closes it: "" or what failed, with errno.
-std::string WriteWhole(const std::string& path, const std::string& data) {
-  int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
-  if (fd < 0) return "open " + path + ": " + strerror(errno);
-  std::string error;
-  for (size_t done = 0; done < data.size() && error.empty();) {
-    ssize_t n = ::write(fd, data.data() + done, std::min<size_t>(data.size() - done, 1 << 20));
-    if (n < 0) error = "write " + path + ": " + strerror(errno);
-    if (n > 0) done += static_cast<size_t>(n);
-  }
-  if (error.empty() && ::fsync(fd) != 0) error = "fsync " + path + ": " + strerror(errno);
-  if (::close(fd) != 0 && error.empty()) error = "close " + path + ": " + strerror(errno);
-  return error;
-}
-
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class FlakyStoreTest : public ScratchTest {
  protected:
@@ -165,22 +128,21 @@ TEST_F(FlakyStoreTest, MountHidesStallsAndMixedFaults) {
   const std::vector<std::string> io = {"--io-timeout", "1"};
   ASSERT_TRUE(vol.Mount(io));
 
-  const std::string big = RandomBytes(100 << 20, 1);
-  std::string error = WriteWhole(vol.mountpoint() + "/big", big);
-  EXPECT_EQ(error, "");
+  const std::string big = Pattern(100 << 20, 1);
+  EXPECT_TRUE(WriteFile(vol.mountpoint() + "/big", big, /*fsync_it=*/true));
   std::vector<std::string> small;
   ASSERT_EQ(::mkdir((vol.mountpoint() + "/small").c_str(), 0755), 0) << strerror(errno);
   for (int i = 0; i < 300; ++i) {
-    small.push_back(RandomBytes(4096 + 97 * i, 100 + i));
-    error = WriteWhole(vol.mountpoint() + "/small/" + std::to_string(i), small.back());
-    ASSERT_EQ(error, "") << "file " << i;
+    small.push_back(Pattern(4096 + 97 * i, 100 + i));
+    ASSERT_TRUE(WriteFile(vol.mountpoint() + "/small/" + std::to_string(i), small.back(),
+                          /*fsync_it=*/true));
   }
   ASSERT_TRUE(vol.Unmount()) << vol.LogTail();
 
   ASSERT_TRUE(vol.Mount({"--io-timeout", "1", "--cache-size", "0"}));
-  EXPECT_TRUE(ReadWhole(vol.mountpoint() + "/big") == big) << "big differs";
+  EXPECT_TRUE(ReadFile(vol.mountpoint() + "/big") == big) << "big differs";
   for (int i = 0; i < 300; ++i) {
-    ASSERT_TRUE(ReadWhole(vol.mountpoint() + "/small/" + std::to_string(i)) == small[i])
+    ASSERT_TRUE(ReadFile(vol.mountpoint() + "/small/" + std::to_string(i)) == small[i])
         << "small file " << i << " differs";
   }
   ASSERT_TRUE(vol.Unmount()) << vol.LogTail();
@@ -201,12 +163,14 @@ TEST_F(FlakyStoreTest, AnOutageLongerThanTheBudgetLosesNothing) {
   ASSERT_TRUE(vol.Mount({"--io-retries", "2", "--io-max-time", "1"}));
   proxy_->FailRandomly(1.0, {Fault::kSlowDown, Fault::kReset});
 
-  const std::string data = RandomBytes(3 << 20, 5);
+  const std::string data = Pattern(3 << 20, 5);
   const std::string path = vol.mountpoint() + "/during-outage";
-  std::string error = WriteWhole(path, data);
+  ::testing::AssertionResult written = WriteFile(path, data, /*fsync_it=*/true);
+  const std::string error = written.message();
+  EXPECT_FALSE(written);
   EXPECT_NE(error.find("fsync"), std::string::npos) << "'" << error << "'";
   EXPECT_NE(error.find(strerror(EIO)), std::string::npos) << error;
-  EXPECT_TRUE(ReadWhole(path) == data) << "not readable during the outage";
+  EXPECT_TRUE(ReadFile(path) == data) << "not readable during the outage";
 
   CommandResult r = vol.Shoal({"status", vol.mountpoint(), "--json"});
   ASSERT_TRUE(r.ok()) << r.err;
@@ -223,7 +187,7 @@ TEST_F(FlakyStoreTest, AnOutageLongerThanTheBudgetLosesNothing) {
   ASSERT_TRUE(vol.Mount()) << vol.LogTail();    // the same cache: finds the staged blocks
   ASSERT_TRUE(vol.Unmount()) << vol.LogTail();  // and uploads them before it ends
   ASSERT_TRUE(vol.Mount({"--cache-size", "0", "--cache-dir", tmp() + "/no-cache"}));
-  EXPECT_TRUE(ReadWhole(path) == data) << "differs when read from the store";
+  EXPECT_TRUE(ReadFile(path) == data) << "differs when read from the store";
   ASSERT_TRUE(vol.Unmount()) << vol.LogTail();
   r = vol.Shoal(With({"fsck", vol.meta_url()}, Keys()));
   EXPECT_TRUE(r.ok()) << r.Describe({"fsck"}) << r.out;

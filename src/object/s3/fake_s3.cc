@@ -227,10 +227,7 @@ HttpResponse FakeS3::Send(const HttpRequest& request) {
         }
         data += part->second;
         // S3's multipart ETag is the MD5 of the parts' binary MD5s.
-        const std::string hex = Md5Hex(part->second);
-        for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-          md5s.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-        }
+        md5s += HexDecode(Md5Hex(part->second)).value_or("");
       }
       bucket[key] =
           Object{std::move(data), "\"" + Md5Hex(md5s) + "-" + std::to_string(expected - 1) + "\"",

@@ -134,13 +134,9 @@ std::string MultipartEtag(const std::vector<std::string>& part_etags) {
     if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
       etag = etag.substr(1, etag.size() - 2);
     }
-    if (etag.size() != 32) return "";
-    for (size_t i = 0; i < etag.size(); i += 2) {
-      unsigned byte = 0;
-      auto [end, ec] = std::from_chars(etag.data() + i, etag.data() + i + 2, byte, 16);
-      if (ec != std::errc() || end != etag.data() + i + 2) return "";
-      digests.push_back(static_cast<char>(byte));
-    }
+    std::optional<std::string> digest = HexDecode(etag);
+    if (etag.size() != 32 || !digest.has_value()) return "";
+    digests += *digest;
   }
   return "\"" + Md5Hex(digests) + "-" + std::to_string(part_etags.size()) + "\"";
 }

@@ -7,6 +7,7 @@
 // x-amz-security-token) into the request first, and sends exactly those.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,6 +64,8 @@ std::string CanonicalQuery(const HeaderList& query);
 std::string Sha256Hex(std::string_view data);
 std::string HmacSha256(std::string_view key, std::string_view data);  // raw 32 bytes
 std::string HexEncode(std::string_view bytes);
+// The bytes of an even-length hex string (either case); nullopt for anything else.
+std::optional<std::string> HexDecode(std::string_view hex);
 std::string Base64Encode(std::string_view bytes);
 std::string Md5Base64(std::string_view data);  // for Content-MD5
 std::string Md5Hex(std::string_view data);

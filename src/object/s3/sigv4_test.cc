@@ -392,5 +392,15 @@ TEST(SigV4Test, SignatureChangesWithEveryInput) {
   EXPECT_EQ(SignSuite(base).authorization.find(kSuiteCredentials.secret_key), std::string::npos);
 }
 
+TEST(HexTest, DecodeUndoesEncodeAndRefusesNonHex) {
+  const std::string bytes("\x00\x7f\x80\xff ab", 7);
+  EXPECT_EQ(HexDecode(HexEncode(bytes)), bytes);
+  EXPECT_EQ(HexDecode("DEADbeef"), std::string("\xde\xad\xbe\xef", 4));
+  EXPECT_EQ(HexDecode(""), std::string());
+  EXPECT_FALSE(HexDecode("abc").has_value());
+  EXPECT_FALSE(HexDecode("zz").has_value());
+  EXPECT_FALSE(HexDecode("+1").has_value());
+}
+
 }  // namespace
 }  // namespace shoal::object::s3
